@@ -1,0 +1,22 @@
+"""gkd: knowledge distillation where graphs are first-class.
+
+    import gkd
+    task = gkd.data.load("cora", split="cpf")
+    teacher = gkd.train_teacher(task, gkd.ModelSpec("sage"), gkd.TrainConfig())
+    student = gkd.train_student(task, teacher, gkd.ModelSpec("mlp").build(task), "glnn", gkd.TrainConfig())
+    print(student.scores["test"])
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OUTDATED_IGNORE", "1")  # ogb otherwise checks its version online on import
+
+from . import data, distill, metrics, models  # noqa: E402
+from .data.task import Task  # noqa: E402
+from .outputs import Outputs  # noqa: E402
+from .train import FitResult, ModelSpec, TrainConfig, fit, predict, train_student, train_teacher  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["FitResult", "ModelSpec", "Outputs", "Task", "TrainConfig", "data", "distill", "fit", "metrics",
+           "models", "predict", "train_student", "train_teacher"]

@@ -1,0 +1,65 @@
+"""Datasets as ``Task`` objects: ``gkd.data.load(name, root=...)``, ``gkd.data.available()``."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import UnknownNameError
+from ..paths import data_root
+from .task import Task
+
+_OGB_NODE = ("ogbn-arxiv", "ogbn-products")
+_OGB_GRAPH = ("ogbg-molhiv", "ogbg-molpcba")
+_PLANETOID = ("cora", "citeseer", "pubmed")
+_SYNTHETIC_NODE = ("synthetic", "synthetic-arxiv")
+_SYNTHETIC_GRAPH = ("synthetic-graphs",)
+
+
+def available() -> list[str]:
+    return sorted(_PLANETOID + _OGB_NODE + _OGB_GRAPH + _SYNTHETIC_NODE + _SYNTHETIC_GRAPH)
+
+
+def needs_files(name: str) -> bool:
+    """Whether ``name`` is read from the data root (False for the embedded synthetic tasks)."""
+    return name not in _SYNTHETIC_NODE + _SYNTHETIC_GRAPH
+
+
+def load(name: str, root: str | os.PathLike | None = None, *, split: str = "public", seed: int = 0,
+         download: bool = False) -> Task:
+    """Load ``name`` as a ``Task``.
+
+    ``root``: the data root (default ``GKD_DATA_ROOT`` or ``./datasets``). ``split``: for
+    Planetoid sets, ``public`` or ``cpf``; OGB sets always use their official split. ``seed``:
+    draws random splits and synthetic data. ``download``: fetch missing OGB / Planetoid files
+    (needs a network); otherwise a missing dataset raises ``DataNotFoundError`` naming the files.
+    """
+    key = name.lower()
+    path = data_root(root)
+    loader: Callable[[], Task]
+    if key in _PLANETOID:
+        from .planetoid import load_planetoid
+
+        loader = lambda: load_planetoid(key, path, split=split, seed=seed, download=download)  # noqa: E731
+    elif key in _OGB_NODE:
+        from .ogb import load_ogb_node
+
+        loader = lambda: load_ogb_node(key, path, download=download)  # noqa: E731
+    elif key in _OGB_GRAPH:
+        from .ogb import load_ogb_graph
+
+        loader = lambda: load_ogb_graph(key, path, download=download)  # noqa: E731
+    elif key in _SYNTHETIC_NODE:
+        from .synthetic import NODE_PRESETS, csbm
+
+        loader = lambda: csbm(**NODE_PRESETS[key], seed=seed, name=key)  # noqa: E731
+    elif key in _SYNTHETIC_GRAPH:
+        from .synthetic import graph_classes
+
+        loader = lambda: graph_classes(seed=seed, name=key)  # noqa: E731
+    else:
+        raise UnknownNameError("dataset", name, available())
+    return loader()
+
+
+__all__ = ["Task", "available", "load", "needs_files", "Path"]

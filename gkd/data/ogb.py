@@ -1,0 +1,392 @@
+"""OGB node and graph property-prediction sets, read from OGB's own on-disk layout.
+
+On disk, one folder per dataset, as OGB's zips unpack::
+
+    <root>/ogb/<name with "_" for "-">/      e.g. <root>/ogb/ogbn_arxiv, <root>/ogb/ogbg_molhiv
+        raw/edge.csv.gz, raw/num-node-list.csv.gz, raw/num-edge-list.csv.gz,
+        raw/node-feat.csv.gz, raw/edge-feat.csv.gz (when the set has them),
+        raw/node-label.csv.gz (node sets) or raw/graph-label.csv.gz (graph sets),
+        split/<split type>/{train,valid,test}.csv.gz, RELEASE_v1.txt (optional here)
+
+Sets that OGB ships in its binary format (``binary`` in master.csv) have ``raw/data.npz`` and
+``raw/<node|graph>-label.npz`` instead of the csv files.
+
+Metadata (split type, inverse edges, tasks, classes, metric, url) comes from the ``ogb``
+package's ``master.csv`` files. The raw files are read here, not through OGB's PyG datasets
+(those fail in ``torch.load`` under torch >= 2.6 and prompt on stdin when ``RELEASE_v1.txt`` is
+absent). Nothing is written inside the data root unless ``download=True``: the processed result
+is cached under ``cache_dir("ogb") / <name> / <key>.pt``, the key hashing the raw and split files'
+names, sizes and modification times.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.util import find_spec
+from pathlib import Path
+
+os.environ.setdefault("OUTDATED_IGNORE", "1")  # before any ogb import: no online version check
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+from torch_geometric.utils import scatter, to_undirected
+
+from ..errors import DataNotFoundError, UnknownNameError
+from ..io import atomic_torch_save
+from ..paths import cache_dir
+from .task import Task
+
+#: Bump when the processed format changes: old cache files are then ignored.
+CACHE_VERSION = 1
+SPLITS = ("train", "valid", "test")
+_METRICS = {"acc": "accuracy", "rocauc": "rocauc", "ap": "ap"}
+_OBJECTIVES = {"binary classification": "binary", "multiclass classification": "multiclass"}
+
+
+@dataclass(frozen=True)
+class _Meta:
+    """One column of OGB's master.csv, as gkd uses it."""
+
+    name: str
+    level: str  # "node" or "graph": also the prefix of the label file
+    split_type: str
+    add_inverse_edge: bool
+    num_tasks: int
+    num_classes: int
+    metric: str
+    objective: str
+    task_type: str
+    url: str
+    has_node_attr: bool
+    has_edge_attr: bool
+    npz: bool  # OGB's "binary" storage: raw/data.npz instead of csv files
+
+    @property
+    def folder_name(self) -> str:
+        return self.name.replace("-", "_")
+
+    @property
+    def num_outputs(self) -> int:
+        """``Task.num_classes``: independent tasks when binary, classes when multiclass."""
+        return self.num_tasks if self.objective == "binary" else self.num_classes
+
+
+# --------------------------------------------------------------------------- public loaders
+
+
+def load_ogb_node(name: str, root: Path, download: bool = False) -> Task:
+    """Load a homogeneous ``ogbn-*`` set (e.g. ogbn-arxiv, ogbn-products) as a node ``Task``.
+
+    ``data`` is one ``Data(x float32 [N, F], edge_index long [2, E], y)`` with ``y`` long [N] for
+    multiclass sets (unlabelled nodes, if the file has any, get -1) or float [N, tasks] for binary
+    ones (ogbn-proteins). The edge set is made symmetric with ``to_undirected``, as GNN papers do
+    for ogbn-arxiv; ``info`` records the file's edge count and the result. Sets without node
+    features (ogbn-proteins) get the mean of their incident edges' features as ``x``.
+    """
+    meta, folder = _prepare("node", name, root, download)
+    payload, cache_file, hit = _cached(meta, folder, lambda: _process_node(meta, folder))
+    data = Data(**payload["data"])
+    info = {**_base_info(meta, folder, cache_file, hit), **payload["info"]}
+    return _task(meta, "node", data, payload, info)
+
+
+def load_ogb_graph(name: str, root: Path, download: bool = False) -> Task:
+    """Load a homogeneous ``ogbg-*`` classification set (e.g. ogbg-molhiv, ogbg-molpcba) as a
+    graph ``Task``.
+
+    ``data`` is a list of ``Data``, one per graph, as OGB's loader builds them: ``x`` (long atom
+    features for molecules), ``edge_index`` with each stored edge followed by its inverse when
+    master.csv says ``add_inverse_edge``, ``edge_attr``, and ``y`` float [1, tasks] with NaN for
+    unlabelled tasks (binary sets) or long [1] (multiclass sets). ``categorical_sizes`` is OGB's
+    atom feature vocabulary for ``ogbg-mol*``, max+1 per column for other integer features,
+    None for float features. Sets without node features (ogbg-ppa) get ``x`` = zeros [n, 1] long.
+    """
+    meta, folder = _prepare("graph", name, root, download)
+    payload, cache_file, hit = _cached(meta, folder, lambda: _process_graph(meta, folder))
+    info = {**_base_info(meta, folder, cache_file, hit), **payload["info"]}
+    return _task(meta, "graph", _unbatch(payload["data"]), payload, info)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+@lru_cache(maxsize=None)
+def _master(level: str) -> pd.DataFrame:
+    spec = find_spec("ogb")
+    if spec is None or spec.origin is None:
+        raise ImportError("the 'ogb' package is required for OGB datasets: pip install ogb")
+    path = Path(spec.origin).parent / f"{level}proppred" / "master.csv"
+    # keep_default_na=False keeps "None" and empty cells as strings, as OGB reads it.
+    return pd.read_csv(path, index_col=0, keep_default_na=False)
+
+
+def _supported(column: pd.Series) -> bool:
+    return (
+        column.get("is hetero", "False") != "True"
+        and column["task type"] in _OBJECTIVES
+        and column["eval metric"] in _METRICS
+    )
+
+
+def _meta(level: str, name: str) -> _Meta:
+    master = _master(level)
+    valid = [n for n in master.columns if _supported(master[n])]
+    spelled = {n.lower(): n for n in valid}.get(name.lower())
+    if spelled is None:
+        raise UnknownNameError(f"OGB {level} dataset", name, valid)
+    col = master[spelled]
+    return _Meta(
+        name=spelled, level=level, split_type=col["split"],
+        add_inverse_edge=col["add_inverse_edge"] == "True",
+        num_tasks=int(col["num tasks"]), num_classes=int(col["num classes"]),
+        metric=_METRICS[col["eval metric"]], objective=_OBJECTIVES[col["task type"]],
+        task_type=col["task type"], url=col["url"],
+        has_node_attr=col["has_node_attr"] == "True", has_edge_attr=col["has_edge_attr"] == "True",
+        npz=col.get("binary", "False") == "True",
+    )
+
+
+def _task(meta: _Meta, kind: str, data: Data | list[Data], payload: dict, info: dict) -> Task:
+    return Task(
+        name=meta.name, kind=kind, data=data, split=payload["split"], num_classes=meta.num_outputs,
+        objective=meta.objective, metric=meta.metric, evaluator=meta.name,
+        categorical_sizes=payload.get("categorical_sizes"), info=info,
+    )
+
+
+def _base_info(meta: _Meta, folder: Path, cache_file: Path, hit: bool) -> dict:
+    return {
+        "source": "ogb", "folder": str(folder), "split_type": meta.split_type,
+        "task_type": meta.task_type, "add_inverse_edge": meta.add_inverse_edge,
+        "cache_file": str(cache_file), "from_cache": hit,
+    }
+
+
+# --------------------------------------------------------------------------- files on disk
+
+
+def _required_files(meta: _Meta) -> list[str]:
+    """Paths, relative to the dataset folder, that must exist to load ``meta``."""
+    if meta.npz:
+        raw = ["data.npz", f"{meta.level}-label.npz"]
+    else:
+        raw = ["edge.csv.gz", "num-node-list.csv.gz", "num-edge-list.csv.gz"]
+        raw += ["node-feat.csv.gz"] if meta.has_node_attr else []
+        raw += ["edge-feat.csv.gz"] if meta.has_edge_attr else []
+        raw += [f"{meta.level}-label.csv.gz"]
+    split = [f"split/{meta.split_type}/{part}.csv.gz" for part in SPLITS]
+    return [f"raw/{f}" for f in raw] + split
+
+
+def _missing(meta: _Meta, folder: Path) -> list[str]:
+    return [f for f in _required_files(meta) if not (folder / f).is_file()]
+
+
+def _not_found(meta: _Meta, folder: Path, missing: list[str], reason: str = "") -> DataNotFoundError:
+    lines = "\n".join(
+        f"  {folder / f}{'   (missing)' if f in missing else ''}" for f in _required_files(meta)
+    )
+    return DataNotFoundError(
+        f"{meta.name} is not complete on disk{': ' + reason if reason else ''}.\n"
+        f"Place OGB's files for it in {folder} (OGB's zip {meta.url} unpacked, its top folder "
+        f"renamed to {meta.folder_name}):\n"
+        f"{lines}\n"
+        f"(the data root is {folder.parent.parent}; set it with --root or GKD_DATA_ROOT), or pass "
+        f"download=True (CLI --download) to fetch it when a network is available."
+    )
+
+
+def _prepare(level: str, name: str, root: Path, download: bool) -> tuple[_Meta, Path]:
+    """Metadata and dataset folder, checking (and, if asked, downloading) the files."""
+    meta = _meta(level, name)
+    folder = Path(root) / "ogb" / meta.folder_name
+    missing = _missing(meta, folder)
+    if missing and download:
+        _download(meta, folder)
+        missing = _missing(meta, folder)
+    if missing:
+        raise _not_found(meta, folder, missing, "downloaded archive lacks files" if download else "")
+    return meta, folder
+
+
+def _download(meta: _Meta, folder: Path) -> None:
+    """Fetch OGB's zip into a scratch folder beside ``folder``, then move its top folder (e.g.
+    ``arxiv``) to ``folder``; files already in ``folder`` that the zip lacks are kept."""
+    from ogb.utils.url import download_url, extract_zip
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{meta.folder_name}.download."))
+    try:
+        archive = Path(download_url(meta.url, str(scratch), log=False))
+        extract_zip(str(archive), str(scratch), log=False)
+        archive.unlink()
+        entries = list(scratch.iterdir())  # OGB's zips hold one top folder, e.g. "arxiv"
+        top = entries[0] if len(entries) == 1 and entries[0].is_dir() else scratch
+        shutil.copytree(top, folder, dirs_exist_ok=True)
+    except (OSError, RuntimeError, zipfile.BadZipFile) as exc:
+        raise _not_found(meta, folder, _missing(meta, folder), f"download from {meta.url} failed ({exc})") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _read_array(path: Path) -> np.ndarray:
+    """A header-less OGB csv.gz as int64 (integer columns) or float32 (anything else), as OGB."""
+    values = pd.read_csv(path, compression="gzip", header=None).values
+    return values.astype(np.int64 if "int" in str(values.dtype) else np.float32)
+
+
+def _read_split(meta: _Meta, folder: Path) -> dict[str, Tensor]:
+    base = folder / "split" / meta.split_type
+    return {part: torch.from_numpy(_read_array(base / f"{part}.csv.gz")[:, 0]).long() for part in SPLITS}
+
+
+@dataclass
+class _Raw:
+    """The raw files, concatenated over graphs; edge indices are local to each graph."""
+
+    edge_index: Tensor  # [2, E] long
+    num_nodes: Tensor  # [G] long
+    num_edges: Tensor  # [G] long
+    x: Tensor | None
+    edge_attr: Tensor | None
+    label: np.ndarray  # [items, tasks], float when it holds NaN
+
+
+def _read_raw(meta: _Meta, folder: Path) -> _Raw:
+    raw = folder / "raw"
+    if meta.npz:
+        arrays = np.load(raw / "data.npz")
+        optional = {k: torch.from_numpy(arrays[k]) if k in arrays else None for k in ("node_feat", "edge_feat")}
+        label = np.load(raw / f"{meta.level}-label.npz")[f"{meta.level}_label"]
+        return _Raw(
+            torch.from_numpy(arrays["edge_index"]).long(), torch.from_numpy(arrays["num_nodes_list"]).long(),
+            torch.from_numpy(arrays["num_edges_list"]).long(), optional["node_feat"], optional["edge_feat"],
+            label.reshape(len(label), -1),
+        )
+
+    def optional(file: str, present: bool) -> Tensor | None:
+        path = raw / file
+        return torch.from_numpy(_read_array(path)) if present or path.is_file() else None
+
+    return _Raw(
+        edge_index=torch.from_numpy(_read_array(raw / "edge.csv.gz")).long().t().contiguous(),
+        num_nodes=torch.from_numpy(_read_array(raw / "num-node-list.csv.gz")[:, 0]).long(),
+        num_edges=torch.from_numpy(_read_array(raw / "num-edge-list.csv.gz")[:, 0]).long(),
+        x=optional("node-feat.csv.gz", meta.has_node_attr),
+        edge_attr=optional("edge-feat.csv.gz", meta.has_edge_attr),
+        label=_read_array(raw / f"{meta.level}-label.csv.gz"),
+    )
+
+
+# --------------------------------------------------------------------------- processing
+
+
+def _cache_key(meta: _Meta, folder: Path) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{meta.name}|{folder.resolve()}".encode())
+    for sub in (folder / "raw", folder / "split" / meta.split_type):
+        for path in sorted(p for p in sub.rglob("*") if p.is_file()):
+            stat = path.stat()
+            digest.update(f"|{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:20]
+
+
+def _cached(meta: _Meta, folder: Path, build: Callable[[], dict]) -> tuple[dict, Path, bool]:
+    """The processed payload from the cache, or built and cached; also its file and whether it hit."""
+    path = cache_dir("ogb") / meta.name / f"{_cache_key(meta, folder)}.pt"
+    if path.is_file():
+        try:
+            return torch.load(path, weights_only=False), path, True
+        except Exception:  # an unreadable cache file (other torch, truncated copy): rebuild it
+            pass
+    payload = build()
+    atomic_torch_save(payload, path)
+    return payload, path, False
+
+
+def _inverse_interleaved(raw: _Raw) -> tuple[Tensor, Tensor | None, Tensor]:
+    """OGB's ``add_inverse_edge``: each edge followed by its reverse, edge features repeated."""
+    edge_index = torch.stack([raw.edge_index, raw.edge_index.flip(0)], dim=2).reshape(2, -1)
+    edge_attr = None if raw.edge_attr is None else raw.edge_attr.repeat_interleave(2, dim=0)
+    return edge_index, edge_attr, raw.num_edges * 2
+
+
+def _process_node(meta: _Meta, folder: Path) -> dict:
+    raw = _read_raw(meta, folder)
+    num_nodes = int(raw.num_nodes.sum())
+    # to_undirected adds every reverse edge itself, so OGB's add_inverse_edge is not applied first.
+    if raw.edge_attr is None:
+        edge_index, edge_attr = to_undirected(raw.edge_index, num_nodes=num_nodes), None
+    else:
+        edge_index, edge_attr = to_undirected(raw.edge_index, raw.edge_attr, num_nodes=num_nodes, reduce="mean")
+    info = {"num_edges_in_file": int(raw.edge_index.size(1)), "symmetrised": True,
+            "num_edges": int(edge_index.size(1))}
+    if raw.x is not None:
+        x = raw.x.float()
+    else:
+        x = scatter(edge_attr.float(), edge_index[1], dim=0, dim_size=num_nodes, reduce="mean")
+        info["x"] = "mean of incident edge features (the set has no node features)"
+    label = torch.from_numpy(raw.label)
+    if meta.objective == "multiclass":
+        unlabelled = torch.isnan(label[:, 0]) if label.is_floating_point() else torch.zeros(num_nodes, dtype=torch.bool)
+        y = torch.nan_to_num(label[:, 0], nan=-1).long()
+        info["unlabelled_nodes"] = int(unlabelled.sum())
+    else:
+        y = label.float()
+    data = {"x": x, "edge_index": edge_index, "y": y, "num_nodes": num_nodes}
+    if edge_attr is not None:
+        data["edge_attr"] = edge_attr
+    return {"data": data, "split": _read_split(meta, folder), "info": info}
+
+
+def _process_graph(meta: _Meta, folder: Path) -> dict:
+    raw = _read_raw(meta, folder)
+    info = {"num_edges_in_file": int(raw.edge_index.size(1)), "num_nodes_total": int(raw.num_nodes.sum())}
+    if meta.add_inverse_edge:
+        edge_index, edge_attr, num_edges = _inverse_interleaved(raw)
+    else:
+        edge_index, edge_attr, num_edges = raw.edge_index, raw.edge_attr, raw.num_edges
+    x = raw.x
+    if x is None:
+        x = torch.zeros(int(raw.num_nodes.sum()), 1, dtype=torch.long)
+        info["x"] = "zeros: the set has no node features"
+    label = torch.from_numpy(raw.label)
+    y = label.float() if meta.objective == "binary" else label[:, 0].long()
+    data = {"x": x, "edge_index": edge_index, "edge_attr": edge_attr, "y": y,
+            "num_nodes": raw.num_nodes, "num_edges": num_edges}
+    return {"data": data, "split": _read_split(meta, folder), "info": info,
+            "categorical_sizes": _categorical_sizes(meta, x)}
+
+
+def _categorical_sizes(meta: _Meta, x: Tensor) -> list[int] | None:
+    if meta.name.startswith("ogbg-mol"):
+        from ogb.utils.features import get_atom_feature_dims
+
+        return list(get_atom_feature_dims())
+    if x.is_floating_point():
+        return None
+    return (x.amax(dim=0) + 1).clamp(min=1).tolist()
+
+
+def _unbatch(data: dict) -> list[Data]:
+    """Concatenated per-graph tensors back into one ``Data`` per graph."""
+    sizes, edge_sizes = data["num_nodes"].tolist(), data["num_edges"].tolist()
+    xs = data["x"].split(sizes)
+    edges = data["edge_index"].split(edge_sizes, dim=1)
+    attrs = data["edge_attr"].split(edge_sizes) if data["edge_attr"] is not None else [None] * len(sizes)
+    ys = data["y"].split(1)
+    return [
+        Data(x=x, edge_index=e, edge_attr=a, y=y, num_nodes=n)
+        for x, e, a, y, n in zip(xs, edges, attrs, ys, sizes)
+    ]
+
+
+__all__ = ["load_ogb_node", "load_ogb_graph"]

@@ -1,0 +1,88 @@
+"""``Task``: one dataset, its splits and how to score it, whatever its kind."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+Kind = Literal["node", "graph", "image"]
+Objective = Literal["multiclass", "binary"]
+
+
+@dataclass
+class Task:
+    """A prediction task as the trainer sees it.
+
+    - ``kind="node"``: ``data`` is one PyG ``Data`` (``x``, ``edge_index``, ``y`` of shape [N]);
+      split indices are node ids.
+    - ``kind="graph"``: ``data`` is a list of ``Data``, one per graph, each with ``y`` of shape
+      [1, num_classes] for binary (OGB style, NaN = unlabelled) or [1] for multiclass; split
+      indices are graph ids.
+    - ``objective``: ``multiclass`` (softmax over ``num_classes``) or ``binary`` (``num_classes``
+      independent sigmoid tasks, as OGB's molecule sets).
+    - ``metric``: ``accuracy``, ``rocauc`` or ``ap``; ``evaluator`` names OGB's Evaluator when the
+      task comes from OGB, so scores are computed the official way.
+    - ``categorical_sizes``: for integer-coded features (OGB molecules), the number of values of
+      each column; models then embed the columns instead of reading ``x`` as numbers.
+    """
+
+    name: str
+    kind: Kind
+    data: Data | list[Data]
+    split: dict[str, Tensor]
+    num_classes: int
+    objective: Objective = "multiclass"
+    metric: str = "accuracy"
+    evaluator: str | None = None
+    categorical_sizes: list[int] | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        missing = {"train", "valid", "test"} - set(self.split)
+        if missing:
+            raise ValueError(f"task {self.name!r}: split lacks {sorted(missing)}")
+        self.split = {k: torch.as_tensor(v, dtype=torch.long) for k, v in self.split.items()}
+
+    @property
+    def num_features(self) -> int:
+        first = self.data if isinstance(self.data, Data) else self.data[0]
+        return int(first.x.size(-1))
+
+    @property
+    def num_items(self) -> int:
+        """Number of prediction targets: nodes for a node task, graphs for a graph task."""
+        return int(self.data.num_nodes) if self.kind == "node" else len(self.data)
+
+    def labels(self) -> Tensor:
+        """All targets stacked: [N] (multiclass) or [N, num_classes] (binary)."""
+        if self.kind == "node":
+            return self.data.y
+        cached = self.__dict__.get("_labels")
+        if cached is None or cached.size(0) != len(self.data):
+            rows = [g.y.view(1, -1) if self.objective == "binary" else g.y.view(-1) for g in self.data]
+            cached = self.__dict__["_labels"] = torch.cat(rows)
+        return cached
+
+    def fingerprint(self) -> str:
+        """A hash of the data, node order and split: caches keyed by it break when any changes."""
+        digest = hashlib.sha256(f"{self.name}|{self.kind}|{self.num_classes}".encode())
+        graphs = [self.data] if isinstance(self.data, Data) else self.data
+        sample = graphs if len(graphs) <= 64 else graphs[:: max(1, len(graphs) // 64)]
+        digest.update(str(len(graphs)).encode())
+        for g in sample:
+            for tensor in (g.x, g.edge_index, g.y):
+                digest.update(_tensor_digest(tensor))
+        for key in sorted(self.split):
+            digest.update(key.encode() + _tensor_digest(self.split[key]))
+        return digest.hexdigest()[:16]
+
+
+def _tensor_digest(tensor: Tensor) -> bytes:
+    t = tensor.detach().contiguous().cpu()
+    if t.is_floating_point():
+        t = torch.nan_to_num(t.float())
+    return hashlib.sha256(t.numpy().tobytes()).digest() + str(tuple(t.shape)).encode()

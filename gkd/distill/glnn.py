@@ -1,0 +1,35 @@
+"""GLNN: graph-less neural networks distilled from a GNN."""
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..outputs import Outputs
+from .base import Batch, Distiller, register
+from .losses import soft_target_kl, supervised_loss
+
+
+@register
+class GLNN(Distiller):
+    """Zhang, Liu, Sun & Shah, "Graph-less Neural Networks: Teaching Old MLPs New Tricks via
+    Distillation" (ICLR 2022).
+
+    L = lam * CE(z_s, y) on labelled nodes + (1 - lam) * KL(softmax(z_t) || softmax(z_s)) on every
+    node the teacher's soft labels exist for (train, validation and test in the transductive
+    setting). No temperature; the authors' default lam = 0 (pure distillation).
+    """
+
+    name = "glnn"
+    family = "output"
+
+    def __init__(self, lam: float = 0.0):
+        super().__init__()
+        if not 0.0 <= lam <= 1.0:
+            raise ValueError(f"glnn: lam must lie in [0, 1], got {lam}")
+        self.lam = lam
+
+    def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
+        assert teacher is not None
+        m, v = batch.labelled, batch.visible
+        ce = supervised_loss(student.logits[m], batch.y[m], batch.objective)
+        kl = soft_target_kl(student.logits[v], teacher.logits[v], 1.0, batch.objective)
+        return {"ce": self.lam * ce, "kd": (1.0 - self.lam) * kl}

@@ -1,0 +1,32 @@
+"""Hinton knowledge distillation."""
+from __future__ import annotations
+
+from torch import Tensor
+
+from ..outputs import Outputs
+from .base import Batch, Distiller, register
+from .losses import soft_target_kl, supervised_loss
+
+
+@register
+class HintonKD(Distiller):
+    """Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural Network" (2015).
+
+    L = ce_weight * CE(z_s, y) + kd_weight * T^2 * KL(softmax(z_t / T) || softmax(z_s / T)),
+    CE on labelled rows, KL on rows whose teacher output is visible. Defaults T = 4 and unit
+    weights; the graph-KD papers' alpha = 0.9 is ``ce_weight=0.1, kd_weight=0.9``.
+    """
+
+    name = "kd"
+    family = "output"
+
+    def __init__(self, temperature: float = 4.0, ce_weight: float = 1.0, kd_weight: float = 1.0):
+        super().__init__()
+        self.temperature, self.ce_weight, self.kd_weight = temperature, ce_weight, kd_weight
+
+    def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
+        assert teacher is not None
+        m, v, T = batch.labelled, batch.visible, self.temperature
+        ce = supervised_loss(student.logits[m], batch.y[m], batch.objective)
+        kl = soft_target_kl(student.logits[v], teacher.logits[v], T, batch.objective)
+        return {"ce": self.ce_weight * ce, "kd": self.kd_weight * T * T * kl}

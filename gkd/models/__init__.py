@@ -1,0 +1,37 @@
+"""Models that return ``Outputs``: ``gkd.models.build(name, task, ...)`` or the classes."""
+from __future__ import annotations
+
+from torch import nn
+
+from ..data.task import Task
+from ..errors import UnknownNameError
+from .base import LayerStack
+from .gat import GAT
+from .gcn import GCN
+from .gin import GIN
+from .mlp import MLP
+from .sage import SAGE
+from .wrapper import HookedModel
+
+MODELS: dict[str, type[LayerStack]] = {"mlp": MLP, "gcn": GCN, "sage": SAGE, "gat": GAT, "gin": GIN}
+
+
+def available() -> list[str]:
+    return sorted(MODELS)
+
+
+def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
+          norm: str | None = None) -> nn.Module:
+    """A model sized for ``task``: input width, class count, node or graph level, feature encoder."""
+    if name not in MODELS:
+        raise UnknownNameError("model", name, MODELS)
+    level = "graph" if task.kind == "graph" else "node"
+    return MODELS[name](task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout,
+                        norm=norm, level=level, categorical_sizes=task.categorical_sizes)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["GAT", "GCN", "GIN", "MLP", "SAGE", "HookedModel", "LayerStack", "available", "build", "count_parameters"]

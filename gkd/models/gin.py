@@ -1,0 +1,33 @@
+"""Graph isomorphism network (Xu et al., ICLR 2019), sum aggregation on CSR."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from .adjacency import propagate
+from .base import LayerStack
+
+
+class GINLayer(nn.Module):
+    """h' = MLP((1 + eps) h + sum_{j in N(i)} h_j), eps learnable, MLP = Linear-BN-ReLU-Linear."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.eps = nn.Parameter(torch.zeros(1))
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, out_dim), nn.BatchNorm1d(out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
+        )
+
+    def forward(self, h: Tensor, data: Data) -> Tensor:
+        return self.mlp((1 + self.eps) * h + propagate(data, h, "sum"))
+
+
+class GIN(LayerStack):
+    """GIN: the graph-level teacher (with mean pooling)."""
+
+    def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        return GINLayer(in_dim, out_dim)
+
+    def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
+        return layer(h, data)

@@ -1,0 +1,20 @@
+"""Multi-layer perceptron: the graph-free student of GLNN-style distillation."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from .base import LayerStack
+
+
+class MLP(LayerStack):
+    """A node-wise MLP (reads ``data.x`` only; at graph level, pools its node representations).
+    Needs no graph at inference, which is why a distilled MLP is so much faster than a GNN."""
+
+    uses_graph = False
+
+    def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
+        return nn.Linear(in_dim, out_dim)
+
+    def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
+        return layer(h)

@@ -1,0 +1,27 @@
+"""``Outputs``: what every model in gkd returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+
+@dataclass
+class Outputs:
+    """A model's predictions and the representations behind them.
+
+    ``logits``: one row per prediction target (node, graph or image).
+    ``hidden``: per-layer representations, input side first. For node models one row per node;
+    for graph models too (node level), with ``pooled`` holding the graph-level representation.
+    """
+
+    logits: Tensor
+    hidden: list[Tensor] = field(default_factory=list)
+    pooled: Tensor | None = None
+
+    def detach(self) -> "Outputs":
+        return Outputs(
+            self.logits.detach(),
+            [h.detach() for h in self.hidden],
+            None if self.pooled is None else self.pooled.detach(),
+        )

@@ -1,0 +1,287 @@
+"""One training loop for teachers and students, full batch (node tasks) or mini-batch (graph
+tasks), with best-validation model selection, seeding, and an on-disk teacher cache."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import random
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+from tqdm.auto import tqdm
+
+from . import models as model_zoo
+from .data.task import Task
+from .distill import Distiller
+from .distill import get as get_distiller
+from .distill.base import Batch
+from .io import atomic_torch_save
+from .metrics import score, score_rows
+from .outputs import Outputs
+from .paths import cache_dir
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class ModelSpec:
+    """A built-in model and its size, e.g. ``ModelSpec("sage", hidden=128, num_layers=2)``."""
+
+    name: str
+    hidden: int = 128
+    num_layers: int = 2
+    dropout: float = 0.0
+    norm: str | None = None
+
+    def build(self, task: Task) -> nn.Module:
+        return model_zoo.build(self.name, task, self.hidden, self.num_layers, self.dropout, self.norm)
+
+    def label(self) -> str:
+        return f"{self.name}{self.num_layers}x{self.hidden}"
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. ``patience``: epochs without a better validation score before
+    stopping. ``batch_size``: graphs per mini-batch (graph tasks only)."""
+
+    epochs: int = 200
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    patience: int = 50
+    batch_size: int = 64
+    device: str = "cpu"
+    progress: bool = False
+
+
+@dataclass
+class FitResult:
+    """A trained model at its best-validation epoch, with the logits it gives every item."""
+
+    model: nn.Module
+    logits: Tensor
+    scores: dict[str, float]
+    best_epoch: int
+    train_seconds: float
+    history: list[dict] = field(default_factory=list)
+    from_cache: bool = False
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distiller | None = None,
+        teacher: nn.Module | None = None, teacher_logits: Tensor | None = None, seed: int = 0,
+        desc: str = "train") -> FitResult:
+    """Train ``model`` on ``task`` under ``distiller`` (default: the student alone) and return it
+    at its best-validation epoch. A teacher's knowledge comes as ``teacher_logits`` over all
+    items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
+    frozen ``teacher`` module."""
+    seed_everything(seed)
+    distiller = distiller if distiller is not None else get_distiller("none")
+    if distiller.needs_teacher and teacher_logits is None:
+        raise ValueError(f"method {distiller.name!r} needs teacher_logits (train a teacher first)")
+    device = torch.device(config.device)
+    model.to(device)
+    distiller.to(device)
+    teacher_logits = None if teacher_logits is None else teacher_logits.to(device)
+    if teacher is not None:
+        teacher.to(device).eval()
+    params = list(model.parameters()) + list(distiller.parameters())
+    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    epoch_fn = _node_epoch if task.kind == "node" else _graph_epoch
+    state = _EpochState(task, model, distiller, optimizer, device, teacher, teacher_logits, config, seed)
+
+    best_valid, best_epoch, best_state = -float("inf"), -1, None
+    valid_index = task.split["valid"]
+    history: list[dict] = []
+    start = time.perf_counter()
+    bar = tqdm(range(config.epochs), desc=desc, disable=not config.progress, leave=False)
+    for epoch in bar:
+        terms = epoch_fn(state, epoch)
+        valid = score_rows(task, predict(model, task, config, valid_index), valid_index)
+        history.append({"epoch": epoch, "valid": valid, **terms})
+        if valid >= best_valid:  # ties go to the later, better-fitted epoch
+            best_valid, best_epoch, best_state = valid, epoch, copy.deepcopy(model.state_dict())
+        bar.set_postfix(valid=f"{valid:.4f}", best=f"{best_valid:.4f}")
+        if epoch - best_epoch >= config.patience:
+            break
+    seconds = time.perf_counter() - start
+    model.load_state_dict(best_state)
+    logits = predict(model, task, config)
+    scores = {name: score(task, logits, idx) for name, idx in task.split.items()}
+    return FitResult(model, logits, scores, best_epoch, seconds, history)
+
+
+@dataclass
+class _EpochState:
+    task: Task
+    model: nn.Module
+    distiller: Distiller
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    teacher: nn.Module | None
+    teacher_logits: Tensor | None
+    config: TrainConfig
+    seed: int
+    teacher_outputs: Outputs | None = None
+    loader: DataLoader | None = None
+
+
+def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
+    data = s.task.data.to(s.device)
+    n = data.num_nodes
+    if s.teacher_outputs is None and s.teacher_logits is not None:
+        s.teacher_outputs = _teacher_outputs(s, data, s.teacher_logits)
+    labelled = torch.zeros(n, dtype=torch.bool, device=s.device)
+    labelled[s.task.split["train"].to(s.device)] = True
+    batch = Batch(data, data.y, labelled, torch.ones(n, dtype=torch.bool, device=s.device),
+                  s.task.objective, epoch)
+    return _step(s, data, s.teacher_outputs, batch)
+
+
+def _graph_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
+    if s.loader is None:
+        graphs = _indexed_graphs(s.task)
+        train = [graphs[i] for i in s.task.split["train"].tolist()]
+        gen = torch.Generator().manual_seed(s.seed)
+        s.loader = DataLoader(train, batch_size=s.config.batch_size, shuffle=True, generator=gen)
+    totals: dict[str, float] = {}
+    count = 0
+    for data in s.loader:
+        data = data.to(s.device)
+        rows = data.num_graphs
+        ones = torch.ones(rows, dtype=torch.bool, device=s.device)
+        y = data.y.view(rows, -1) if s.task.objective == "binary" else data.y.view(-1)
+        teacher = None
+        if s.teacher_logits is not None:
+            teacher = _teacher_outputs(s, data, s.teacher_logits[data.graph_id])
+        terms = _step(s, data, teacher, Batch(data, y, ones, ones, s.task.objective, epoch))
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * rows
+        count += rows
+    return {key: value / max(count, 1) for key, value in totals.items()}
+
+
+def _teacher_outputs(s: _EpochState, data: Data, logits: Tensor) -> Outputs:
+    """The teacher's outputs for this batch: cached logits, plus hidden layers from one frozen
+    forward pass when the method needs them."""
+    if not s.distiller.needs_teacher_hidden:
+        return Outputs(logits=logits)
+    if s.teacher is None:
+        raise ValueError(f"method {s.distiller.name!r} needs the teacher model for its hidden layers")
+    with torch.no_grad():
+        out = s.teacher(data)
+    return Outputs(logits=logits, hidden=out.hidden, pooled=out.pooled)
+
+
+def _step(s: _EpochState, data: Data, teacher: Outputs | None, batch: Batch) -> dict[str, float]:
+    s.model.train()
+    s.distiller.train()
+    out = s.model(data)
+    loss, terms = s.distiller.loss(out, teacher, batch)
+    s.optimizer.zero_grad()
+    loss.backward()
+    s.optimizer.step()
+    return terms
+
+
+def _indexed_graphs(task: Task) -> list[Data]:
+    """Shallow copies of the task's graphs carrying their index (``graph_id``), built once."""
+    cached = task.__dict__.get("_indexed_graphs")
+    if cached is None:
+        cached = []
+        for i, g in enumerate(task.data):
+            copy_ = Data(x=g.x, edge_index=g.edge_index, y=g.y, num_nodes=g.num_nodes)
+            copy_.graph_id = torch.tensor([i])
+            cached.append(copy_)
+        task.__dict__["_indexed_graphs"] = cached
+    return cached
+
+
+@torch.no_grad()
+def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, index: Tensor | None = None) -> Tensor:
+    """Logits (on the CPU) for ``index`` (default: every node or graph of the task). A model
+    that reads node features only (``uses_graph = False``) is run on the indexed nodes alone."""
+    config = config or TrainConfig()
+    device = torch.device(config.device)
+    model.eval()
+    if task.kind == "node":
+        data = task.data
+        if index is not None and not getattr(model, "uses_graph", True):
+            return model(Data(x=data.x[index].to(device), num_nodes=len(index))).logits.cpu()
+        logits = model(data.to(device)).logits.cpu()
+        return logits if index is None else logits[index]
+    graphs = _indexed_graphs(task)
+    chosen = graphs if index is None else [graphs[i] for i in index.tolist()]
+    loader = DataLoader(chosen, batch_size=max(config.batch_size, 256), shuffle=False)
+    return torch.cat([model(batch.to(device)).logits.cpu() for batch in loader])
+
+
+# --------------------------------------------------------------------------- teacher cache
+
+
+def teacher_key(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> str:
+    """Hash of everything a teacher's outputs depend on: model, optimisation, data, node order,
+    split and seed."""
+    payload = {
+        "version": CACHE_VERSION, "spec": asdict(spec), "seed": seed, "task": task.fingerprint(),
+        "config": {k: v for k, v in asdict(config).items() if k not in ("progress", "device")},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def train_teacher(task: Task, spec: ModelSpec, config: TrainConfig, seed: int = 0,
+                  use_cache: bool = True) -> FitResult:
+    """Train (or load from the cache) a teacher. The cache file holds the weights, the logits on
+    every item and the scores; on load the stored validation score is recomputed from the stored
+    logits against the current labels, so a cache that no longer fits the data is retrained."""
+    path = cache_dir("teachers") / f"{task.name}-{spec.label()}-s{seed}-{teacher_key(task, spec, config, seed)}.pt"
+    if use_cache and path.exists():
+        cached = _load_teacher(path, task, spec)
+        if cached is not None:
+            return cached
+    model = spec.build(task)
+    result = fit(model, task, config, seed=seed, desc=f"teacher {spec.label()}")
+    if use_cache:
+        atomic_torch_save({
+            "state_dict": result.model.state_dict(), "logits": result.logits, "scores": result.scores,
+            "best_epoch": result.best_epoch, "train_seconds": result.train_seconds, "history": result.history,
+        }, path)
+    return result
+
+
+def _load_teacher(path, task: Task, spec: ModelSpec) -> FitResult | None:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+        model = spec.build(task)
+        model.load_state_dict(blob["state_dict"])
+    except Exception as exc:  # an unreadable or stale file is retrained, never trusted
+        warnings.warn(f"ignoring unreadable teacher cache {path}: {exc}")
+        return None
+    valid = score(task, blob["logits"], task.split["valid"])
+    if abs(valid - blob["scores"]["valid"]) > 1e-6:
+        warnings.warn(f"teacher cache {path} does not match the data (valid {valid:.4f} vs "
+                      f"{blob['scores']['valid']:.4f}); retraining")
+        return None
+    return FitResult(model.eval(), blob["logits"], blob["scores"], blob["best_epoch"],
+                     blob["train_seconds"], blob["history"], from_cache=True)
+
+
+def train_student(task: Task, teacher: FitResult, student: nn.Module, method: str | Distiller,
+            config: TrainConfig, seed: int = 0, **options) -> FitResult:
+    """Train ``student`` from ``teacher`` (a ``FitResult``, e.g. from ``train_teacher``) with
+    ``method`` (a registered name and its ``options``, or a ``Distiller``)."""
+    distiller = get_distiller(method, **options) if isinstance(method, str) else method
+    return fit(student, task, config, distiller=distiller, teacher=teacher.model,
+               teacher_logits=teacher.logits, seed=seed, desc=f"student ({distiller.name})")

@@ -1,0 +1,64 @@
+"""Loaders: real Planetoid files, the CPF split, embedded synthetic tasks."""
+import torch
+
+import gkd
+
+
+def test_cora_from_disk(shared_root):
+    task = gkd.data.load("cora", root=shared_root)
+    g = task.data
+    assert (g.num_nodes, g.edge_index.size(1), g.x.size(1), task.num_classes) == (2708, 10556, 1433, 7)
+    assert [len(task.split[k]) for k in ("train", "valid", "test")] == [140, 500, 1000]
+    assert task.kind == "node" and task.metric == "accuracy"
+    assert set(g.x.unique().tolist()) == {0.0, 1.0}  # the binary bag of words as released
+
+
+def test_cpf_split_is_per_class_and_seeded(shared_root):
+    a = gkd.data.load("cora", root=shared_root, split="cpf", seed=3)
+    b = gkd.data.load("cora", root=shared_root, split="cpf", seed=3)
+    c = gkd.data.load("cora", root=shared_root, split="cpf", seed=4)
+    y = a.data.y
+    assert torch.bincount(y[a.split["train"]]).tolist() == [20] * 7
+    assert torch.bincount(y[a.split["valid"]]).tolist() == [30] * 7
+    assert len(a.split["test"]) == 2708 - 350
+    assert torch.equal(a.split["train"], b.split["train"]) and not torch.equal(a.split["train"], c.split["train"])
+    everything = torch.cat([a.split[k] for k in ("train", "valid", "test")])
+    assert everything.unique().numel() == everything.numel() == 2708
+
+
+def test_citeseer_padding_nodes_are_in_no_split(shared_root):
+    task = gkd.data.load("citeseer", root=shared_root, split="cpf", seed=0)
+    assert task.data.num_nodes == 3327
+    total = sum(len(v) for v in task.split.values())
+    assert total == 3327 - 15
+
+
+def test_csbm_is_deterministic_in_its_seed():
+    a, b, c = gkd.data.load("synthetic", seed=1), gkd.data.load("synthetic", seed=1), gkd.data.load("synthetic", seed=2)
+    assert torch.equal(a.data.x, b.data.x) and torch.equal(a.data.edge_index, b.data.edge_index)
+    assert not torch.equal(a.data.edge_index, c.data.edge_index)
+    assert a.fingerprint() == b.fingerprint() != c.fingerprint()
+
+
+def test_csbm_has_the_requested_shape_and_homophily():
+    from gkd.data.synthetic import csbm
+
+    task = csbm(num_nodes=500, num_edges=2000, num_features=16, num_classes=4, homophily=0.9, seed=0)
+    ei = task.data.edge_index
+    assert ei.size(1) == 4000 and (ei[0] != ei[1]).all()
+    assert torch.equal(ei.flip(0).unique(dim=1), ei.unique(dim=1))  # symmetric
+    same = (task.data.y[ei[0]] == task.data.y[ei[1]]).float().mean().item()
+    assert 0.85 < same < 0.97
+
+
+def test_arxiv_shaped_synthetic_graph():
+    task = gkd.data.load("synthetic-arxiv")
+    g = task.data
+    assert (g.num_nodes, g.edge_index.size(1), g.x.size(1), task.num_classes) == (169_343, 2 * 1_166_243, 128, 40)
+
+
+def test_synthetic_graph_task():
+    a, b = gkd.data.load("synthetic-graphs", seed=0), gkd.data.load("synthetic-graphs", seed=0)
+    assert a.kind == "graph" and len(a.data) == 600 and a.num_classes == 3
+    assert all(torch.equal(x.edge_index, y.edge_index) for x, y in zip(a.data, b.data))
+    assert sum(len(v) for v in a.split.values()) == 600

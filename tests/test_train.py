@@ -1,0 +1,75 @@
+"""The trainer: best-validation selection, the teacher cache, and distillation that works."""
+import warnings
+
+import pytest
+import torch
+
+import gkd
+from gkd import ModelSpec, TrainConfig
+from gkd.metrics import predictions_agree
+
+
+def test_fit_returns_the_best_validation_epoch():
+    task = gkd.data.load("synthetic")
+    result = gkd.fit(ModelSpec("mlp", hidden=16).build(task), task, TrainConfig(epochs=15, patience=100))
+    valids = [h["valid"] for h in result.history]
+    assert result.scores["valid"] == pytest.approx(max(valids))
+    assert valids[result.best_epoch] == max(valids)
+    assert len(result.history) == 15
+
+
+def test_early_stopping_respects_patience():
+    task = gkd.data.load("synthetic")
+    result = gkd.fit(ModelSpec("mlp", hidden=16).build(task), task, TrainConfig(epochs=200, patience=3))
+    assert len(result.history) <= result.best_epoch + 4
+
+
+def test_teacher_cache_is_reused_and_keyed_by_the_data():
+    task = gkd.data.load("synthetic", seed=0)
+    spec, config = ModelSpec("sage", hidden=16), TrainConfig(epochs=5)
+    first = gkd.train_teacher(task, spec, config, seed=0)
+    second = gkd.train_teacher(task, spec, config, seed=0)
+    assert not first.from_cache and second.from_cache
+    assert torch.equal(first.logits, second.logits)
+    assert torch.allclose(gkd.predict(second.model, task), second.logits, atol=1e-5)
+    other = gkd.train_teacher(gkd.data.load("synthetic", seed=1), spec, config, seed=0)
+    assert not other.from_cache
+
+
+def test_teacher_cache_that_no_longer_fits_the_data_is_retrained():
+    task = gkd.data.load("synthetic", seed=5)
+    spec, config = ModelSpec("mlp", hidden=8), TrainConfig(epochs=3)
+    gkd.train_teacher(task, spec, config, seed=0)
+    path = next((gkd.paths.cache_dir("teachers")).glob("synthetic-mlp2x8-s0-*.pt"))
+    blob = torch.load(path, weights_only=False)
+    blob["logits"] = torch.roll(blob["logits"], 1, dims=0)  # as if the node order had changed
+    torch.save(blob, path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        again = gkd.train_teacher(task, spec, config, seed=0)
+    assert not again.from_cache
+    assert any("does not match the data" in str(w.message) for w in caught)
+
+
+def test_glnn_moves_an_mlp_toward_its_sage_teacher_on_cora(shared_root):
+    task = gkd.data.load("cora", root=shared_root, split="cpf", seed=0)
+    teacher = gkd.train_teacher(task, ModelSpec("sage", dropout=0.3), TrainConfig(epochs=200, patience=50))
+    student_config = TrainConfig(epochs=200, weight_decay=5e-3, patience=50)
+    alone = gkd.fit(ModelSpec("mlp", dropout=0.6).build(task), task, student_config)
+    glnn = gkd.train_student(task, teacher, ModelSpec("mlp", dropout=0.6).build(task), "glnn", student_config)
+    test = task.split["test"]
+    agree_alone = predictions_agree(alone.logits[test], teacher.logits[test])
+    agree_glnn = predictions_agree(glnn.logits[test], teacher.logits[test])
+    assert agree_glnn > agree_alone + 0.15
+    assert glnn.scores["test"] > alone.scores["test"] + 0.10
+    kl = lambda s: torch.nn.functional.kl_div(s.log_softmax(-1), teacher.logits.softmax(-1), reduction="batchmean")  # noqa: E731
+    assert kl(glnn.logits) < kl(alone.logits)
+
+
+def test_graph_task_trains_in_mini_batches_and_distils():
+    task = gkd.data.load("synthetic-graphs")
+    config = TrainConfig(epochs=3, batch_size=32)
+    teacher = gkd.train_teacher(task, ModelSpec("gin", hidden=16), config)
+    student = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=16).build(task), "kd", config)
+    assert teacher.logits.shape == student.logits.shape == (600, 3)
+    assert set(student.history[0]) == {"epoch", "valid", "ce", "kd"}
