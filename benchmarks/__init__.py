@@ -1,0 +1,1 @@
+"""gkd's benchmark harness: ``python -m benchmarks.run`` (see ``--help``)."""

@@ -1,0 +1,48 @@
+"""The benchmark command: tables and files, resuming, clear errors."""
+import csv
+
+from benchmarks.run import main
+from gkd.io import read_jsonl
+
+
+def test_benchmark_writes_results_and_resumes(tmp_path, capsys):
+    args = ["--dataset", "synthetic", "--methods", "none,glnn", "--seeds", "1", "--epochs", "3", "--out", str(tmp_path)]
+    assert main(args) == 0
+    records = read_jsonl(tmp_path / "results.jsonl")
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records)  # 2 students x 2 methods
+    assert {r["method"] for r in records} == {"none", "glnn"}
+    with open(tmp_path / "summary.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 4 and float(rows[0]["speedup"]) > 0
+    table = (tmp_path / "summary.md").read_text()
+    assert "| synthetic | sage2x64 | mlp2x64 | glnn | 1 |" in table
+    capsys.readouterr()
+    assert main(args) == 0  # second run: everything is already there
+    assert len(read_jsonl(tmp_path / "results.jsonl")) == 4
+    assert "none: test" not in capsys.readouterr().out  # no run was redone
+
+
+def test_an_extended_run_keeps_finished_runs_and_adds_only_new_ones(tmp_path):
+    common = ["--dataset", "synthetic", "--seeds", "1", "--epochs", "2", "--out", str(tmp_path)]
+    assert main(common + ["--methods", "none"]) == 0
+    first = read_jsonl(tmp_path / "results.jsonl")
+    assert main(common + ["--methods", "none,kd"]) == 0
+    after = read_jsonl(tmp_path / "results.jsonl")
+    assert after[: len(first)] == first
+    assert [r["method"] for r in after[len(first):]] == ["kd", "kd"]
+
+
+def test_unknown_names_exit_with_the_valid_ones(tmp_path, capsys):
+    assert main(["--dataset", "coraa", "--out", str(tmp_path)]) == 2
+    assert "valid datasets" in capsys.readouterr().err
+    assert main(["--methods", "glnn,foo", "--out", str(tmp_path)]) == 2
+    assert "foo" in capsys.readouterr().err
+
+
+def test_missing_data_is_reported_and_the_rest_runs(tmp_path, capsys):
+    args = ["--dataset", "pubmed,synthetic", "--methods", "none", "--seeds", "1", "--epochs", "2",
+            "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "[pubmed] skipped, data not found" in err
+    assert {r["dataset"] for r in read_jsonl(tmp_path / "out" / "results.jsonl")} == {"synthetic"}
