@@ -12,6 +12,7 @@ import json
 import sys
 import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
 import gkd
@@ -121,8 +122,7 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
 
 def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -> dict:
     try:
-        student = student_spec.build(task)
-        result = gkd.train_student(task, teacher, student, method, config, seed=seed)
+        result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed)
         test_index = task.split["test"]
         student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
         return {
@@ -138,8 +138,6 @@ def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -
 
 
 def _with_progress(config: gkd.TrainConfig, progress: bool) -> gkd.TrainConfig:
-    from dataclasses import replace
-
     return replace(config, progress=progress)
 
 

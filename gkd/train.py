@@ -84,7 +84,9 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         teacher: nn.Module | None = None, teacher_logits: Tensor | None = None, seed: int = 0,
         desc: str = "train") -> FitResult:
     """Train ``model`` on ``task`` under ``distiller`` (default: the student alone) and return it
-    at its best-validation epoch. A teacher's knowledge comes as ``teacher_logits`` over all
+    at its best-validation epoch. ``seed`` fixes dropout and batch order; the initial weights
+    are fixed by the random state when the model was built (``seed_everything`` before building,
+    or pass a ``ModelSpec`` to ``train_student``). A teacher's knowledge comes as ``teacher_logits`` over all
     items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
     frozen ``teacher`` module."""
     seed_everything(seed)
@@ -251,6 +253,7 @@ def train_teacher(task: Task, spec: ModelSpec, config: TrainConfig, seed: int = 
         cached = _load_teacher(path, task, spec)
         if cached is not None:
             return cached
+    seed_everything(seed)  # the initial weights depend on the seed too
     model = spec.build(task)
     result = fit(model, task, config, seed=seed, desc=f"teacher {spec.label()}")
     if use_cache:
@@ -278,10 +281,14 @@ def _load_teacher(path, task: Task, spec: ModelSpec) -> FitResult | None:
                      blob["train_seconds"], blob["history"], from_cache=True)
 
 
-def train_student(task: Task, teacher: FitResult, student: nn.Module, method: str | Distiller,
-            config: TrainConfig, seed: int = 0, **options) -> FitResult:
-    """Train ``student`` from ``teacher`` (a ``FitResult``, e.g. from ``train_teacher``) with
-    ``method`` (a registered name and its ``options``, or a ``Distiller``)."""
+def train_student(task: Task, teacher: FitResult, student: nn.Module | ModelSpec, method: str | Distiller,
+                  config: TrainConfig, seed: int = 0, **options) -> FitResult:
+    """Train ``student`` (a module, or a ``ModelSpec`` built here after seeding, so that its
+    initial weights follow ``seed``) from ``teacher`` (a ``FitResult``, e.g. from
+    ``train_teacher``) with ``method`` (a registered name and its ``options``, or a ``Distiller``)."""
     distiller = get_distiller(method, **options) if isinstance(method, str) else method
+    if isinstance(student, ModelSpec):
+        seed_everything(seed)
+        student = student.build(task)
     return fit(student, task, config, distiller=distiller, teacher=teacher.model,
                teacher_logits=teacher.logits, seed=seed, desc=f"student ({distiller.name})")

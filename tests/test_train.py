@@ -18,6 +18,17 @@ def test_fit_returns_the_best_validation_epoch():
     assert len(result.history) == 15
 
 
+def test_same_seed_same_result():
+    task = gkd.data.load("synthetic")
+    config = TrainConfig(epochs=10)
+    a = gkd.train_teacher(task, ModelSpec("sage", hidden=16, dropout=0.5), config, seed=3, use_cache=False)
+    b = gkd.train_teacher(task, ModelSpec("sage", hidden=16, dropout=0.5), config, seed=3, use_cache=False)
+    assert torch.equal(a.logits, b.logits)
+    s1 = gkd.train_student(task, a, ModelSpec("mlp", hidden=16, dropout=0.5), "kd", config, seed=3)
+    s2 = gkd.train_student(task, a, ModelSpec("mlp", hidden=16, dropout=0.5), "kd", config, seed=3)
+    assert torch.equal(s1.logits, s2.logits)
+
+
 def test_early_stopping_respects_patience():
     task = gkd.data.load("synthetic")
     result = gkd.fit(ModelSpec("mlp", hidden=16).build(task), task, TrainConfig(epochs=200, patience=3))

@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from pathlib import Path
-
 from ..errors import UnknownNameError
 from ..paths import data_root
 from .task import Task
@@ -36,30 +33,27 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str = "publ
     """
     key = name.lower()
     path = data_root(root)
-    loader: Callable[[], Task]
     if key in _PLANETOID:
         from .planetoid import load_planetoid
 
-        loader = lambda: load_planetoid(key, path, split=split, seed=seed, download=download)  # noqa: E731
-    elif key in _OGB_NODE:
+        return load_planetoid(key, path, split=split, seed=seed, download=download)
+    if key in _OGB_NODE:
         from .ogb import load_ogb_node
 
-        loader = lambda: load_ogb_node(key, path, download=download)  # noqa: E731
-    elif key in _OGB_GRAPH:
+        return load_ogb_node(key, path, download=download)
+    if key in _OGB_GRAPH:
         from .ogb import load_ogb_graph
 
-        loader = lambda: load_ogb_graph(key, path, download=download)  # noqa: E731
-    elif key in _SYNTHETIC_NODE:
+        return load_ogb_graph(key, path, download=download)
+    if key in _SYNTHETIC_NODE:
         from .synthetic import NODE_PRESETS, csbm
 
-        loader = lambda: csbm(**NODE_PRESETS[key], seed=seed, name=key)  # noqa: E731
-    elif key in _SYNTHETIC_GRAPH:
+        return csbm(**NODE_PRESETS[key], seed=seed, name=key)
+    if key in _SYNTHETIC_GRAPH:
         from .synthetic import graph_classes
 
-        loader = lambda: graph_classes(seed=seed, name=key)  # noqa: E731
-    else:
-        raise UnknownNameError("dataset", name, available())
-    return loader()
+        return graph_classes(seed=seed, name=key)
+    raise UnknownNameError("dataset", name, available())
 
 
-__all__ = ["Task", "available", "load", "needs_files", "Path"]
+__all__ = ["Task", "available", "load", "needs_files"]

@@ -8,6 +8,6 @@
 from __future__ import annotations
 
 from . import glnn, kd, none  # noqa: F401  (registers the methods)
-from .base import Batch, Distiller, available, get, register, registered
+from .base import Batch, Distiller, available, get, register
 
-__all__ = ["Batch", "Distiller", "available", "get", "register", "registered"]
+__all__ = ["Batch", "Distiller", "available", "get", "register"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -110,11 +109,3 @@ def get(name: str, **options) -> Distiller:
         raise TypeError(f"method {name!r} has no option {unknown}; its options: {', '.join(valid) or 'none'}")
     return cls(**options)
 
-
-def registered(name: str) -> type[Distiller]:
-    if name not in _REGISTRY:
-        raise UnknownNameError("method", name, _REGISTRY)
-    return _REGISTRY[name]
-
-
-Factory = Callable[..., Distiller]

@@ -55,15 +55,14 @@ class LayerStack(nn.Module):
         self.level, self.dropout = level, dropout
         self.encoder = CategoricalEncoder(categorical_sizes, hidden) if categorical_sizes else None
         first = hidden if self.encoder is not None else in_dim
-        conv_count = num_layers
-        dims = [first] + [hidden] * conv_count
+        dims = [first] + [hidden] * num_layers
         if level == "node":
             dims[-1] = out_dim
         self.layers = nn.ModuleList(
-            self.make_layer(dims[i], dims[i + 1], last=(level == "node" and i == conv_count - 1))
-            for i in range(conv_count)
+            self.make_layer(dims[i], dims[i + 1], last=(level == "node" and i == num_layers - 1))
+            for i in range(num_layers)
         )
-        hidden_count = conv_count if level == "graph" else conv_count - 1
+        hidden_count = num_layers if level == "graph" else num_layers - 1
         self.norms = nn.ModuleList(_norm(norm, hidden) for _ in range(hidden_count))
         self.head = nn.Linear(hidden, out_dim) if level == "graph" else None
 
