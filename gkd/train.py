@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import random
 import time
 import warnings
@@ -84,10 +85,11 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         teacher: nn.Module | None = None, teacher_logits: Tensor | None = None, seed: int = 0,
         desc: str = "train") -> FitResult:
     """Train ``model`` on ``task`` under ``distiller`` (default: the student alone) and return it
-    at its best-validation epoch. ``seed`` fixes dropout and batch order; the initial weights
-    are fixed by the random state when the model was built (``seed_everything`` before building,
-    or pass a ``ModelSpec`` to ``train_student``). A teacher's knowledge comes as ``teacher_logits`` over all
-    items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
+    at its best-validation epoch (the distiller's own parameters, if any, are restored to that
+    epoch too). ``seed`` fixes dropout and batch order; the initial weights are fixed by the
+    random state when the model was built (``seed_everything`` before building, or pass a
+    ``ModelSpec`` to ``train_student``). A teacher's knowledge comes as ``teacher_logits`` over
+    all items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
     frozen ``teacher`` module."""
     seed_everything(seed)
     distiller = distiller if distiller is not None else get_distiller("none")
@@ -113,13 +115,16 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         terms = epoch_fn(state, epoch)
         valid = score_rows(task, predict(model, task, config, valid_index), valid_index)
         history.append({"epoch": epoch, "valid": valid, **terms})
-        if valid >= best_valid:  # ties go to the later, better-fitted epoch
-            best_valid, best_epoch, best_state = valid, epoch, copy.deepcopy(model.state_dict())
+        improved = not math.isnan(valid) and valid >= best_valid  # ties go to the later epoch
+        if improved or best_state is None:
+            best_valid = valid if improved else best_valid
+            best_epoch, best_state = epoch, copy.deepcopy((model.state_dict(), distiller.state_dict()))
         bar.set_postfix(valid=f"{valid:.4f}", best=f"{best_valid:.4f}")
         if epoch - best_epoch >= config.patience:
             break
     seconds = time.perf_counter() - start
-    model.load_state_dict(best_state)
+    model.load_state_dict(best_state[0])
+    distiller.load_state_dict(best_state[1])
     logits = predict(model, task, config)
     scores = {name: score(task, logits, idx) for name, idx in task.split.items()}
     return FitResult(model, logits, scores, best_epoch, seconds, history)
