@@ -101,6 +101,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     teacher_logits = None if teacher_logits is None else teacher_logits.to(device)
     if teacher is not None:
         teacher.to(device).eval()
+    distiller.prepare(task=task, student=model, teacher=teacher, teacher_logits=teacher_logits)
     params = list(model.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     epoch_fn = _node_epoch if task.kind == "node" else _graph_epoch

@@ -9,13 +9,16 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..errors import MismatchError, NonFiniteLossError, UnknownNameError
 from ..outputs import Outputs
+
+if TYPE_CHECKING:
+    from ..data.task import Task
 
 
 @dataclass
@@ -44,6 +47,13 @@ class Distiller(nn.Module):
     family: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
     needs_teacher_hidden: ClassVar[bool] = False
+
+    def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
+                teacher_logits: Tensor | None) -> None:
+        """Called once by the trainer before the first epoch. Methods that precompute something
+        from the teacher (KRD's reliabilities) or must run the models themselves (faithful KD's
+        perturbations) override it; keep model references out of ``nn.Module`` registration
+        (e.g. in a tuple) so their parameters are not trained or saved twice. Default: nothing."""
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         raise NotImplementedError
