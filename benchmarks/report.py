@@ -10,6 +10,19 @@ COLUMNS = ["dataset", "teacher", "student", "method", "runs", "test", "teacher_t
            "student_ms", "teacher_ms", "speedup"]
 
 
+# per-run figures that not every task has (calibration needs a multiclass task)
+OPTIONAL_MEANS = ("ece", "teacher_ece", "relcal_gap", "relcal_over", "relcal_under", "faithful_share")
+
+
+def _mean_or_none(runs: list[dict], name: str) -> float | None:
+    values = [r[name] for r in runs if r.get(name) is not None]
+    return statistics.mean(values) if values else None
+
+
+def _fmt(value: float | None, scale: float = 100.0, digits: int = 1) -> str:
+    return "-" if value is None else f"{scale * value:.{digits}f}"
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
@@ -34,6 +47,7 @@ def summarise(records: list[dict]) -> list[dict]:
         student_ms = statistics.median(r["student_infer_s"] for r in runs) * 1e3
         teacher_ms = statistics.median(r["teacher_infer_s"] for r in runs) * 1e3
         rows.append({
+            **{name: _mean_or_none(runs, name) for name in OPTIONAL_MEANS},
             "dataset": key[0], "teacher": key[1], "student": key[2], "method": key[3], "runs": len(runs),
             "test_mean": test_mean, "test_std": test_std, "teacher_mean": teacher_mean, "teacher_std": teacher_std,
             "gap_closed": gap, "student_ms": student_ms, "teacher_ms": teacher_ms,
@@ -44,13 +58,15 @@ def summarise(records: list[dict]) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     header = ("| dataset | teacher | student | method | runs | test (%) | teacher (%) | gap closed | "
-              "student ms | teacher ms | speed-up |")
-    lines = [header, "|" + "---|" * 11]
+              "ECE (%) | rel. cal. over / under (%) | faithful (%) | student ms | teacher ms | speed-up |")
+    lines = [header, "|" + "---|" * 14]
     for r in rows:
         gap = "-" if r["gap_closed"] is None or r["method"] == "none" else f"{100 * r['gap_closed']:.0f}%"
+        relcal = "-" if r["relcal_over"] is None else f"{_fmt(r['relcal_over'])} / {_fmt(r['relcal_under'])}"
         lines.append(
             f"| {r['dataset']} | {r['teacher']} | {r['student']} | {r['method']} | {r['runs']} | "
             f"{r['test_mean']:.2f} ± {r['test_std']:.2f} | {r['teacher_mean']:.2f} ± {r['teacher_std']:.2f} | {gap} | "
+            f"{_fmt(r['ece'])} | {relcal} | {_fmt(r['faithful_share'])} | "
             f"{r['student_ms']:.2f} | {r['teacher_ms']:.2f} | {r['speedup']:.1f}x |"
         )
     return "\n".join(lines) + "\n"
@@ -59,7 +75,7 @@ def markdown(rows: list[dict]) -> str:
 def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     fields = ["dataset", "teacher", "student", "method", "metric", "runs", "test_mean", "test_std", "teacher_mean",
-              "teacher_std", "gap_closed", "student_ms", "teacher_ms", "speedup"]
+              "teacher_std", "gap_closed", *OPTIONAL_MEANS, "student_ms", "teacher_ms", "speedup"]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

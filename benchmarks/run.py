@@ -20,6 +20,7 @@ from gkd import data as gkd_data
 from gkd import distill as gkd_distill
 from gkd.errors import DataNotFoundError, GkdError, UnknownNameError
 from gkd.io import append_jsonl, atomic_write_text, read_jsonl
+from gkd.metrics import expected_calibration_error, relative_calibration
 from gkd.models import count_parameters
 from gkd.timing import median_seconds
 
@@ -127,6 +128,7 @@ def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -
         student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
         return {
             "status": "ok", "test": result.scores["test"], "valid": result.scores["valid"],
+            **_calibration(task, result.logits, teacher.logits),
             "best_epoch": result.best_epoch, "train_seconds": result.train_seconds,
             "teacher_test": teacher.scores["test"], "teacher_valid": teacher.scores["valid"],
             "student_params": count_parameters(result.model), "teacher_params": count_parameters(teacher.model),
@@ -135,6 +137,21 @@ def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -
     except (GkdError, RuntimeError, ValueError) as exc:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
                 "traceback": traceback.format_exc(limit=5)}
+
+
+def _calibration(task, student_logits, teacher_logits) -> dict:
+    """ECE of both models and the student's calibration relative to the teacher, on the test set
+    (multiclass tasks; softmax confidence means nothing for independent binary tasks)."""
+    if task.objective != "multiclass":
+        return {}
+    test = task.split["test"]
+    y = task.labels()[test]
+    relative = relative_calibration(student_logits[test], teacher_logits[test])
+    return {
+        "ece": expected_calibration_error(student_logits[test], y),
+        "teacher_ece": expected_calibration_error(teacher_logits[test], y),
+        "relcal_gap": relative["gap"], "relcal_over": relative["over"], "relcal_under": relative["under"],
+    }
 
 
 def _with_progress(config: gkd.TrainConfig, progress: bool) -> gkd.TrainConfig:

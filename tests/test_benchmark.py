@@ -15,7 +15,7 @@ def test_benchmark_writes_results_and_resumes(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and float(rows[0]["speedup"]) > 0
     table = (tmp_path / "summary.md").read_text()
-    assert "| synthetic | sage2x64 | mlp2x64 | glnn | 1 |" in table
+    assert "| synthetic | sage2x64 | mlp2x64 | glnn | 1 |" in table and "ECE (%)" in table
     capsys.readouterr()
     assert main(args) == 0  # second run: everything is already there
     assert len(read_jsonl(tmp_path / "results.jsonl")) == 4

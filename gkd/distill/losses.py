@@ -32,3 +32,57 @@ def soft_target_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: 
         log_p1, log_p0 = F.logsigmoid(t), F.logsigmoid(-t)
         return (p * (log_p1 - log_q1) + (1 - p) * (log_p0 - log_q0)).mean()
     return F.kl_div(F.log_softmax(s, dim=-1), F.log_softmax(t, dim=-1), reduction="batchmean", log_target=True)
+
+
+# A large finite negative for masked logits: softmax gives the masked classes zero mass, and a row
+# whose classes are all masked becomes uniform (KL 0) instead of NaN, which -inf would give.
+MASKED_LOGIT = -1e9
+
+
+def binary_kl(p_teacher: Tensor, p_student: Tensor, eps: float = 1e-8) -> Tensor:
+    """Per-row KL([p_t, 1 - p_t] || [p_s, 1 - p_s]) between two Bernoulli distributions."""
+    p_t, p_s = p_teacher.clamp(eps, 1 - eps), p_student.clamp(eps, 1 - eps)
+    return p_t * (p_t / p_s).log() + (1 - p_t) * ((1 - p_t) / (1 - p_s)).log()
+
+
+def masked_softmax_kl(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float) -> Tensor:
+    """Per-row KL(softmax(z_t / T) || softmax(z_s / T)) after setting the ``mask``ed entries of
+    both scaled logits to ``MASKED_LOGIT`` (the masked classes drop out of both distributions)."""
+    s = (student_logits / temperature).masked_fill(mask, MASKED_LOGIT)
+    t = (teacher_logits.detach() / temperature).masked_fill(mask, MASKED_LOGIT)
+    log_p_t, log_p_s = F.log_softmax(t, dim=-1), F.log_softmax(s, dim=-1)
+    return (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=-1)
+
+
+def warmup(epoch: int, epochs: int) -> float:
+    """Linear warm-up factor min(epoch / epochs, 1) used by DKD and RLD (``epochs`` 0: none)."""
+    return 1.0 if epochs <= 0 else min(epoch / epochs, 1.0)
+
+
+def one_hot_mask(y: Tensor, num_classes: int) -> Tensor:
+    return F.one_hot(y.view(-1).long(), num_classes).bool()
+
+
+def mean_or_zero(values: Tensor) -> Tensor:
+    """Mean of ``values``; zero (keeping the graph) when there are none."""
+    return values.mean() if values.numel() else values.sum()
+
+
+def labelled_targets(student_logits: Tensor, teacher_logits: Tensor, y: Tensor, labelled: Tensor,
+                     visible: Tensor, include_unlabelled: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """Rows and target classes for methods that split knowledge around a target class (DKD, RLD).
+
+    Labelled rows keep their label. With ``include_unlabelled``, rows that are visible but
+    unlabelled (most nodes of a transductive node task) are added with the teacher's predicted
+    class as target: on such rows DKD is plain KD decomposed, and RLD equals DKD. Returns the
+    student logits, the (detached) teacher logits and the targets, labelled rows first.
+    """
+    rows = [labelled]
+    targets = [y[labelled].view(-1).long()]
+    if include_unlabelled:
+        extra = visible & ~labelled
+        rows.append(extra)
+        targets.append(teacher_logits[extra].argmax(dim=-1))
+    z_s = torch.cat([student_logits[m] for m in rows])
+    z_t = torch.cat([teacher_logits[m] for m in rows]).detach()
+    return z_s, z_t, torch.cat(targets)
