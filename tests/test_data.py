@@ -62,3 +62,11 @@ def test_synthetic_graph_task():
     assert a.kind == "graph" and len(a.data) == 600 and a.num_classes == 3
     assert all(torch.equal(x.edge_index, y.edge_index) for x, y in zip(a.data, b.data))
     assert sum(len(v) for v in a.split.values()) == 600
+
+
+def test_random_split_covers_every_real_node_once(shared_root):
+    task = gkd.data.load("citeseer", root=shared_root, split="random", seed=1)
+    sizes = [len(task.split[k]) for k in ("train", "valid", "test")]
+    assert sum(sizes) == 3327 - 15 and sizes[0] == round(0.6 * (3327 - 15))
+    everything = torch.cat(list(task.split.values()))
+    assert everything.unique().numel() == everything.numel()

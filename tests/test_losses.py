@@ -78,3 +78,9 @@ def test_binary_soft_target_kl_matches_bernoulli_kl():
 
 def test_kl_is_zero_when_student_equals_teacher():
     assert soft_target_kl(T, T, 3.0, "multiclass").item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_kd_on_labelled_rows_only():
+    terms = get("kd", unlabelled=False)(Outputs(S), Outputs(T), _batch(labelled=(True, False)))
+    kl = _kl(_softmax(T[0].tolist(), 4.0), _softmax(S[0].tolist(), 4.0))
+    assert terms["kd"].item() == pytest.approx(16 * kl, rel=1e-6)

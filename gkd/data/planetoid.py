@@ -12,18 +12,19 @@ from torch_geometric.data import Data
 from torch_geometric.io import read_planetoid_data
 
 from ..errors import DataNotFoundError
-from .splits import per_class_split
+from .splits import per_class_split, random_split
 from .task import Task
 
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 RAW_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
-SPLITS = ("public", "cpf")
+SPLITS = ("public", "cpf", "random")
 
 
 def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, download: bool = False,
                    normalize_features: bool = False) -> Task:
-    """Load a Planetoid graph with the ``public`` split or the ``cpf`` split (20 train / 30 valid
-    labels per class, the rest test; drawn with ``seed``). Features are the binary bag of words
+    """Load a Planetoid graph with the ``public`` split, the ``cpf`` split (20 train / 30 valid
+    labels per class, the rest test; drawn with ``seed``) or a ``random`` 60 / 20 / 20 split of
+    all nodes (the "full-supervised" setting; drawn with ``seed``). Features are the binary bag of words
     as released (GLNN and CPF train on them so); ``normalize_features`` row-normalises them."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for {name}; valid splits: {', '.join(SPLITS)}")
@@ -45,11 +46,14 @@ def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, 
     if split == "public":
         masks = {"train": data.train_mask, "valid": data.val_mask, "test": data.test_mask}
         indices = {k: m.nonzero().view(-1) for k, m in masks.items()}
-    else:
+    elif split == "cpf":
         indices = per_class_split(data.y, 20, 30, seed, candidates=_real_nodes(data))
+    else:
+        real = _real_nodes(data)
+        indices = {k: real[v] for k, v in random_split(real.numel(), (0.6, 0.2, 0.2), seed).items()}
     return Task(
         name=name, kind="node", data=graph, split=indices, num_classes=int(data.y.max()) + 1,
-        info={"split": split, "split_seed": seed if split == "cpf" else None},
+        info={"split": split, "split_seed": None if split == "public" else seed},
     )
 
 
