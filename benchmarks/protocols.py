@@ -21,6 +21,17 @@ class Protocol:
     def config_for(self, student: ModelSpec) -> TrainConfig:
         return self.student_overrides.get(student.name, self.student_config)
 
+    def own_student(self, model: str) -> ModelSpec:
+        """The student for a method that brings its own architecture (``Distiller.student_model``)."""
+        return OWN_STUDENTS.get(model, ModelSpec(model))
+
+
+# Methods with their own student architecture, at their papers' sizes and settings.
+OWN_STUDENTS: dict[str, ModelSpec] = {"cpf": ModelSpec("cpf", hidden=64, num_layers=10, dropout=0.6)}
+OWN_STUDENT_CONFIGS: dict[str, TrainConfig] = {
+    "cpf": TrainConfig(epochs=500, lr=0.01, weight_decay=0.01, patience=100),
+}
+
 
 _CITATION = Protocol(
     split="cpf",
@@ -78,8 +89,9 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def protocol(dataset: str, epochs: int | None = None) -> Protocol:
-    base = PROTOCOLS[dataset]
+    base = replace(PROTOCOLS[dataset], student_overrides={**OWN_STUDENT_CONFIGS, **PROTOCOLS[dataset].student_overrides})
     if epochs is None:
         return base
     return replace(base, teacher_config=replace(base.teacher_config, epochs=epochs),
-                   student_config=replace(base.student_config, epochs=epochs))
+                   student_config=replace(base.student_config, epochs=epochs),
+                   student_overrides={k: replace(v, epochs=epochs) for k, v in base.student_overrides.items()})

@@ -20,6 +20,7 @@ from gkd import data as gkd_data
 from gkd import distill as gkd_distill
 from gkd.errors import DataNotFoundError, GkdError, UnknownNameError
 from gkd.io import append_jsonl, atomic_write_text, read_jsonl
+from gkd.faithfulness import faithful_share
 from gkd.metrics import expected_calibration_error, relative_calibration
 from gkd.models import count_parameters
 from gkd.timing import median_seconds
@@ -101,24 +102,36 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
         teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, task, tconfig, test_index))
         print(f"[{dataset} seed {seed}] teacher {proto.teacher.label()}: test {teacher.scores['test']:.4f}"
               f"{' (cached)' if teacher.from_cache else ''}", flush=True)
-        for student_spec in proto.students:
+        for student_spec, method in _pairs(proto, methods, task):
             sconfig = _with_progress(proto.config_for(student_spec), args.progress)
-            for method in methods:
-                record = {
-                    "dataset": dataset, "split": proto.split, "teacher": proto.teacher.label(),
-                    "student": student_spec.label(), "method": method, "seed": seed,
-                    "epochs": sconfig.epochs, "metric": task.metric,
-                }
-                if run_key(record) in done:
-                    continue
-                record.update(_one_run(task, teacher, student_spec, method, sconfig, seed, teacher_infer))
-                append_jsonl(record, results_path)
-                if record["status"] == "ok":
-                    done.add(run_key(record))
-                    print(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
-                          f"({record['train_seconds']:.1f} s)", flush=True)
-                else:
-                    print(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}", flush=True)
+            record = {
+                "dataset": dataset, "split": proto.split, "teacher": proto.teacher.label(),
+                "student": student_spec.label(), "method": method, "seed": seed,
+                "epochs": sconfig.epochs, "metric": task.metric,
+            }
+            if run_key(record) in done:
+                continue
+            record.update(_one_run(task, teacher, student_spec, method, sconfig, seed, teacher_infer))
+            append_jsonl(record, results_path)
+            if record["status"] == "ok":
+                done.add(run_key(record))
+                print(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
+                      f"({record['train_seconds']:.1f} s)", flush=True)
+            else:
+                print(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}", flush=True)
+
+
+def _pairs(proto, methods: list[str], task) -> list[tuple]:
+    """(student, method) runs: every protocol student with every method, except methods that
+    bring their own student architecture (CPF), which run once with it (node tasks only)."""
+    pairs = []
+    for method in methods:
+        own = gkd_distill.registered(method).student_model
+        if own is None:
+            pairs += [(spec, method) for spec in proto.students]
+        elif task.kind == "node":
+            pairs.append((proto.own_student(own), method))
+    return sorted(pairs, key=lambda pair: proto.students.index(pair[0]) if pair[0] in proto.students else len(proto.students))
 
 
 def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -> dict:
@@ -129,6 +142,7 @@ def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -
         return {
             "status": "ok", "test": result.scores["test"], "valid": result.scores["valid"],
             **_calibration(task, result.logits, teacher.logits),
+            **_faithfulness(task, teacher.model, result.model, seed),
             "best_epoch": result.best_epoch, "train_seconds": result.train_seconds,
             "teacher_test": teacher.scores["test"], "teacher_valid": teacher.scores["valid"],
             "student_params": count_parameters(result.model), "teacher_params": count_parameters(teacher.model),
@@ -152,6 +166,15 @@ def _calibration(task, student_logits, teacher_logits) -> dict:
         "teacher_ece": expected_calibration_error(teacher_logits[test], y),
         "relcal_gap": relative["gap"], "relcal_over": relative["over"], "relcal_under": relative["under"],
     }
+
+
+def _faithfulness(task, teacher_model, student_model, seed: int) -> dict:
+    """Empirical (PGD) share of the test nodes the teacher gets right where the student stays
+    faithful to it, at gkd's default epsilon and delta (node tasks with a softmax)."""
+    if task.kind != "node" or task.objective != "multiclass":
+        return {}
+    share = faithful_share(teacher_model, student_model, task.data, task.split["test"], task.data.y, seed=seed)
+    return {"faithful_share": share}
 
 
 def _with_progress(config: gkd.TrainConfig, progress: bool) -> gkd.TrainConfig:

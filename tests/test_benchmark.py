@@ -46,3 +46,10 @@ def test_missing_data_is_reported_and_the_rest_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "[pubmed] skipped, data not found" in err
     assert {r["dataset"] for r in read_jsonl(tmp_path / "out" / "results.jsonl")} == {"synthetic"}
+
+
+def test_a_method_with_its_own_student_runs_once_with_it(tmp_path):
+    args = ["--dataset", "synthetic", "--methods", "none,cpf", "--seeds", "1", "--epochs", "2", "--out", str(tmp_path)]
+    assert main(args) == 0
+    runs = {(r["student"], r["method"]) for r in read_jsonl(tmp_path / "results.jsonl")}
+    assert runs == {("mlp2x64", "none"), ("sage2x16", "none"), ("cpf10x64", "cpf")}

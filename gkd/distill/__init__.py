@@ -3,11 +3,11 @@
 | family | methods |
 | --- | --- |
 | none | none (student alone) |
-| output layer | kd (Hinton), glnn, dkd, rld, krd |
+| output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful |
 """
 from __future__ import annotations
 
-from . import dkd, glnn, kd, krd, none, rld  # noqa: F401  (registers the methods)
-from .base import Batch, Distiller, available, get, register
+from . import cpf, dkd, faithful, glnn, kd, krd, none, rld  # noqa: F401  (registers the methods)
+from .base import Batch, Distiller, available, get, register, registered
 
-__all__ = ["Batch", "Distiller", "available", "get", "register"]
+__all__ = ["Batch", "Distiller", "available", "get", "register", "registered"]

@@ -47,6 +47,9 @@ class Distiller(nn.Module):
     family: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
     needs_teacher_hidden: ClassVar[bool] = False
+    # a method built around its own student architecture (CPF) names it here, as a ModelSpec
+    # name for ``gkd.models.build``; None: any student
+    student_model: ClassVar[str | None] = None
 
     def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
                 teacher_logits: Tensor | None) -> None:
@@ -108,11 +111,16 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str, **options) -> Distiller:
-    """An instance of method ``name`` with ``options`` (its constructor's keyword arguments)."""
+def registered(name: str) -> type[Distiller]:
+    """The class registered under ``name``."""
     if name not in _REGISTRY:
         raise UnknownNameError("method", name, _REGISTRY)
-    cls = _REGISTRY[name]
+    return _REGISTRY[name]
+
+
+def get(name: str, **options) -> Distiller:
+    """An instance of method ``name`` with ``options`` (its constructor's keyword arguments)."""
+    cls = registered(name)
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(options) - set(valid))
     if unknown:

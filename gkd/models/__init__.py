@@ -17,14 +17,19 @@ MODELS: dict[str, type[LayerStack]] = {"mlp": MLP, "gcn": GCN, "sage": SAGE, "ga
 
 
 def available() -> list[str]:
-    return sorted(MODELS)
+    return sorted([*MODELS, "cpf"])
 
 
 def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
           norm: str | None = None) -> nn.Module:
-    """A model sized for ``task``: input width, class count, node or graph level, feature encoder."""
+    """A model sized for ``task``: input width, class count, node or graph level, feature encoder.
+    ``cpf`` is CPF's label-propagation student, bound to the task's nodes and training labels."""
+    if name == "cpf":
+        from .cpf import CPFStudent
+
+        return CPFStudent.from_task(task, hidden=hidden, num_layers=num_layers, dropout=dropout)
     if name not in MODELS:
-        raise UnknownNameError("model", name, MODELS)
+        raise UnknownNameError("model", name, available())
     level = "graph" if task.kind == "graph" else "node"
     return MODELS[name](task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout,
                         norm=norm, level=level, categorical_sizes=task.categorical_sizes)

@@ -1,0 +1,149 @@
+"""CPF: the distance loss by hand, label clamping, the O(E) edge softmax, and a student that
+matches its GCN teacher on Cora."""
+import math
+
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+from torch_geometric.data import Data
+
+import gkd
+import gkd.distill.cpf  # noqa: F401  (registers "cpf" until the package imports it)
+from gkd import ModelSpec, TrainConfig
+from gkd.distill import Batch, get
+from gkd.models.cpf import CPFStudent
+from gkd.outputs import Outputs
+
+S = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0], [0.0, 0.0, 3.0]])
+T = torch.tensor([[1.0, 1.0, -2.0], [0.0, 3.0, 1.0], [1.0, -1.0, 0.5]])
+
+
+def _softmax(row):
+    e = [math.exp(v) for v in row]
+    return [v / sum(e) for v in e]
+
+
+def _distance(s_row, t_row):
+    return math.sqrt(sum((a - b) ** 2 for a, b in zip(_softmax(s_row), _softmax(t_row))))
+
+
+def _batch(labelled, visible):
+    return Batch(Data(num_nodes=3), torch.tensor([0, 1, 2]), torch.tensor(labelled), torch.tensor(visible))
+
+
+def test_cpf_loss_is_the_mean_euclidean_distance_on_unlabelled_nodes():
+    # node 0 labelled (no loss), node 1 and 2 unlabelled with a visible teacher
+    terms = get("cpf")(Outputs(S), Outputs(T), _batch((True, False, False), (True, True, True)))
+    d1, d2 = _distance(S[1].tolist(), T[1].tolist()), _distance(S[2].tolist(), T[2].tolist())
+    assert set(terms) == {"kd"}
+    assert terms["kd"].item() == pytest.approx((d1 + d2) / 2, rel=1e-6)
+    # a node whose teacher output is hidden counts for nothing
+    hidden = get("cpf")(Outputs(S), Outputs(T), _batch((True, False, False), (True, True, False)))
+    assert hidden["kd"].item() == pytest.approx(d1, rel=1e-6)
+    # the other reductions: the paper's sum and the authors' code's one square root
+    total = get("cpf", reduction="sum")(Outputs(S), Outputs(T), _batch((True, False, False), (True, True, True)))
+    frob = get("cpf", reduction="frobenius")(Outputs(S), Outputs(T), _batch((True, False, False), (True, True, True)))
+    assert total["kd"].item() == pytest.approx(d1 + d2, rel=1e-6)
+    assert frob["kd"].item() == pytest.approx(math.sqrt(d1**2 + d2**2), rel=1e-6)
+
+
+def test_cpf_loss_is_zero_for_identical_outputs_and_rejects_binary_tasks():
+    assert get("cpf")(Outputs(T), Outputs(T), _batch((False,) * 3, (True,) * 3))["kd"].item() == pytest.approx(0.0, abs=1e-7)
+    batch = _batch((False,) * 3, (True,) * 3)
+    batch.objective = "binary"
+    with pytest.raises(ValueError, match="multiclass"):
+        get("cpf")(Outputs(S), Outputs(T), batch)
+    assert gkd.distill.get("cpf").family == "output"
+
+
+def _randomised(task, **options):
+    torch.manual_seed(0)
+    model = CPFStudent.from_task(task, hidden=16, num_layers=4, **options)
+    with torch.no_grad():  # move away from the uniform start so the checks mean something
+        model.balance.normal_()
+        model.confidence.normal_()
+    return model
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_labelled_nodes_are_clamped_to_their_one_hot_labels(training):
+    task = gkd.data.load("synthetic")
+    model = _randomised(task, attention_dropout=0.3).train(training)
+    h, _ = model.distribution(task.data)
+    train = task.split["train"]
+    one_hot = torch.nn.functional.one_hot(task.data.y[train], task.num_classes).float()
+    assert torch.equal(h[train], one_hot)
+    logits = model(task.data).logits
+    assert torch.equal(logits[train].argmax(-1), task.data.y[train])
+    assert torch.allclose(logits[train].softmax(-1), one_hot, atol=1e-6)
+    if not training:  # without dropout every row is a distribution and softmax(logits) gives it back
+        assert torch.allclose(h.sum(-1), torch.ones(h.size(0)), atol=1e-5)
+        assert torch.allclose(logits.softmax(-1), h, atol=1e-5)
+
+
+def test_student_reads_only_the_training_labels():
+    task = gkd.data.load("synthetic")
+    model = CPFStudent.from_task(task)
+    train = task.split["train"]
+    assert int(model.labelled.sum()) == train.numel()
+    assert model.label_one_hot.sum().item() == train.numel()
+    assert torch.equal(model.labelled.nonzero().view(-1), train.sort().values)
+
+
+class _LargestTensor(TorchDispatchMode):
+    """Records the largest tensor any operation returns."""
+
+    def __init__(self):
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for leaf in tree_leaves(out):
+            if isinstance(leaf, torch.Tensor):
+                self.largest = max(self.largest, leaf.numel())
+        return out
+
+
+@pytest.mark.parametrize("confidence", ["node", "feature"])
+def test_edge_attention_sums_to_one_and_nothing_is_n_by_n(confidence):
+    task = gkd.data.load("synthetic")
+    n, data = task.data.num_nodes, task.data
+    assert n == 2000
+    model = _randomised(task, confidence=confidence).eval()
+    edge_index = model.edges(data)
+    att = model.attention(data, edge_index)
+    assert att.shape == (edge_index.size(1),) and bool((att > 0).all())
+    per_node = torch.zeros(n).index_add_(0, edge_index[1], att.detach())
+    assert torch.allclose(per_node, torch.ones(n), atol=1e-5)
+    # every node receives from itself and its in-neighbours, nothing else
+    assert edge_index.size(1) == data.edge_index.size(1) + n
+
+    model.train()
+    with _LargestTensor() as probe:
+        out = model(data)
+        out.logits.logsumexp(-1).sum().backward()
+    widest = max(edge_index.size(1) * task.num_classes, n * task.num_features)
+    assert out.logits.shape == (n, task.num_classes)
+    assert probe.largest <= widest < n * n // 10
+
+
+def test_student_is_bound_to_its_node_set():
+    task = gkd.data.load("synthetic")
+    model = CPFStudent.from_task(task, num_layers=2)
+    smaller = Data(x=task.data.x[:100], edge_index=torch.empty(2, 0, dtype=torch.long), num_nodes=100)
+    with pytest.raises(gkd.errors.MismatchError, match="2000 nodes"):
+        model(smaller)
+
+
+def test_cpf_student_matches_its_gcn_teacher_on_cora(shared_root):
+    task = gkd.data.load("cora", root=shared_root, split="cpf", seed=0)
+    teacher = gkd.train_teacher(task, ModelSpec("gcn", hidden=64, dropout=0.8),
+                                TrainConfig(epochs=200, weight_decay=5e-3, patience=50))
+    torch.manual_seed(0)
+    student = CPFStudent.from_task(task)
+    result = gkd.train_student(task, teacher, student, "cpf",
+                               TrainConfig(epochs=60, lr=0.01, weight_decay=5e-4, patience=60))
+    assert result.scores["train"] == 1.0  # clamped labels
+    assert result.scores["test"] >= teacher.scores["test"] - 0.02
