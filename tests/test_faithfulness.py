@@ -18,6 +18,17 @@ from gkd.outputs import Outputs
 
 # --------------------------------------------------------------------------- helpers
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """The tensors here are tiny: with two threads on a shared machine the thread hand-offs cost
+    3-4x the work itself. One thread for this module, the previous setting restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 X2 = torch.tensor([[1.0, 0.0], [0.5, -1.0]])
 W_T, B_T = [[1.0, -1.0], [0.0, 2.0], [-1.0, 0.5]], [0.0, 0.5, 0.2]
 W_S, B_S = [[0.5, 0.0], [1.0, 1.0], [0.0, -1.0]], [0.1, 0.0, -0.2]

@@ -39,14 +39,15 @@ class FaithfulKD(Distiller):
     gap on the student's ordinary logits. T^2 keeps the KL's gradient scale as in Hinton's KD
     (at the default T = 1 it is 1).
 
-    Defaults: lam = 1, epsilon = ``gkd.faithfulness.DEFAULT_EPSILON`` (0.005), steps = 3, T = 1.
+    Defaults: lam = 5 (measured on Cora seed 0: lam = 1 barely moved the faithful share), epsilon =
+    ``gkd.faithfulness.DEFAULT_EPSILON`` (0.005), steps = 3, T = 1.
     Needs the teacher module (``prepare``), a multiclass task and real-valued node features.
     """
 
     name = "faithful"
     family = "output"
 
-    def __init__(self, lam: float = 1.0, epsilon: float = DEFAULT_EPSILON, steps: int = 3,
+    def __init__(self, lam: float = 5.0, epsilon: float = DEFAULT_EPSILON, steps: int = 3,
                  temperature: float = 1.0, step_size: float | None = None):
         super().__init__()
         if lam < 0 or epsilon < 0 or steps < 0 or temperature <= 0:
