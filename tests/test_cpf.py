@@ -49,8 +49,8 @@ def test_cpf_loss_is_the_mean_euclidean_distance_on_unlabelled_nodes():
 
 
 def test_cpf_loss_is_zero_for_identical_outputs_and_rejects_binary_tasks():
-    assert get("cpf")(Outputs(T), Outputs(T), _batch((False,) * 3, (True,) * 3))["kd"].item() == pytest.approx(0.0, abs=1e-7)
     batch = _batch((False,) * 3, (True,) * 3)
+    assert get("cpf")(Outputs(T), Outputs(T), batch)["kd"].item() == pytest.approx(0.0, abs=1e-7)
     batch.objective = "binary"
     with pytest.raises(ValueError, match="multiclass"):
         get("cpf")(Outputs(S), Outputs(T), batch)
