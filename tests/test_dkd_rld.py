@@ -7,19 +7,7 @@ from torch_geometric.data import Data
 
 from gkd.distill import Batch, get
 from gkd.outputs import Outputs
-
-
-def _softmax(row, temp):
-    e = [math.exp(v / temp) for v in row]
-    return [v / sum(e) for v in e]
-
-
-def _kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q) if pi > 0)
-
-
-def _bkl(p, q):
-    return p * math.log(p / q) + (1 - p) * math.log((1 - p) / (1 - q))
+import formulas as ref
 
 
 def _batch(y, epoch=100):
@@ -38,10 +26,10 @@ def test_dkd_matches_its_formula():
     terms = get("dkd")(Outputs(Z_S), Outputs(Z_T), _batch(Y))
     tckd = nckd = 0.0
     for s, t, y in zip(Z_S.tolist(), Z_T.tolist(), Y):
-        tckd += _bkl(_softmax(t, T)[y], _softmax(s, T)[y]) / 2
+        tckd += ref.bernoulli_kl(ref.softmax(t, T)[y], ref.softmax(s, T)[y]) / 2
         rest_s = [v for i, v in enumerate(s) if i != y]
         rest_t = [v for i, v in enumerate(t) if i != y]
-        nckd += _kl(_softmax(rest_t, T), _softmax(rest_s, T)) / 2
+        nckd += ref.kl(ref.softmax(rest_t, T), ref.softmax(rest_s, T)) / 2
     assert terms["tckd"].item() == pytest.approx(T * T * alpha * tckd, rel=1e-5)
     assert terms["nckd"].item() == pytest.approx(T * T * beta * nckd, rel=1e-5)
 
@@ -68,14 +56,14 @@ def test_rld_matches_its_formula_when_the_teacher_errs():
     z_t = torch.tensor([[0.5, 2.0, 1.0, -1.0]])  # label 0, teacher says 1; classes 1, 2, 0 are >= z_t[0]
     z_s = torch.tensor([[1.0, 0.0, 0.5, 0.2]])
     terms = get("rld")(Outputs(z_s), Outputs(z_t), _batch([0]))
-    p_t, p_s = _softmax(z_t[0].tolist(), T), _softmax(z_s[0].tolist(), T)
-    scd = T * T * _bkl(max(p_t), p_s[0])
+    p_t, p_s = ref.softmax(z_t[0].tolist(), T), ref.softmax(z_s[0].tolist(), T)
+    scd = T * T * ref.bernoulli_kl(max(p_t), p_s[0])
     assert terms["scd"].item() == pytest.approx(scd, rel=1e-5)
     # only class 3 survives the mask: one-class distributions on both sides, KL 0
     assert terms["mcd"].item() == pytest.approx(0.0, abs=1e-7)
     z_t2 = torch.tensor([[1.0, 2.0, -1.0, 0.0]])  # mask {0, 1}: classes 2 and 3 remain
     terms2 = get("rld")(Outputs(z_s), Outputs(z_t2), _batch([0]))
-    mcd = T * T * 8.0 * _kl(_softmax([-1.0, 0.0], T), _softmax([0.5, 0.2], T))
+    mcd = T * T * 8.0 * ref.kl(ref.softmax([-1.0, 0.0], T), ref.softmax([0.5, 0.2], T))
     assert terms2["mcd"].item() == pytest.approx(mcd, rel=1e-5)
 
 

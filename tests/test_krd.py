@@ -14,25 +14,13 @@ from gkd.distill.krd import KRD, entropy_shift, keep_probability
 from gkd.errors import MismatchError
 from gkd.metrics import predictions_agree
 from gkd.outputs import Outputs
+import formulas as ref
 
 S = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0], [-1.0, 0.5, 1.0]])
 T = torch.tensor([[1.0, 1.0, -2.0], [0.0, 3.0, 1.0], [2.0, -1.0, 0.5]])
 Y = torch.tensor([0, 2, 1])
 # edges j -> i as (source, target): 0 <-> 1, 1 <-> 2, and a self loop at 2 (KRD ignores it)
 EDGES = torch.tensor([[0, 1, 1, 2, 2], [1, 0, 2, 1, 2]])
-
-
-def _softmax(row, temp):
-    e = [math.exp(v / temp) for v in row]
-    return [v / sum(e) for v in e]
-
-
-def _kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
-
-
-def _ce(row, label):
-    return -math.log(_softmax(row, 1.0)[label])
 
 
 def _batch(labelled=(True, False, True), visible=(True, True, True)):
@@ -46,8 +34,8 @@ def _krd(keep, **options):
 
 
 def _pair_kl(pairs, temp):
-    """Mean over (student i, teacher j) pairs of KL(softmax(T_j / temp) || softmax(S_i / temp))."""
-    return sum(_kl(_softmax(T[j].tolist(), temp), _softmax(S[i].tolist(), temp)) for i, j in pairs) / len(pairs)
+    """Mean over (student i, teacher j) pairs of KL(ref.softmax(T_j / temp) || ref.softmax(S_i / temp))."""
+    return sum(ref.kl(ref.softmax(T[j].tolist(), temp), ref.softmax(S[i].tolist(), temp)) for i, j in pairs) / len(pairs)
 
 
 def test_krd_loss_matches_hand_computation_with_forced_keep_probabilities():
@@ -55,7 +43,7 @@ def test_krd_loss_matches_hand_computation_with_forced_keep_probabilities():
     # node 1 is unreliable (never kept): its edges 1 -> 0 and 1 -> 2 drop out; 0 -> 1 and 2 -> 1 stay
     terms = _krd([1.0, 0.0, 1.0], temperature=temp, lam=lam)(Outputs(S), Outputs(T), _batch())
     pairs = [(0, 0), (1, 1), (2, 2), (1, 0), (1, 2)]
-    ce = (_ce(S[0].tolist(), 0) + _ce(S[2].tolist(), 1)) / 2
+    ce = (ref.ce(S[0].tolist(), 0) + ref.ce(S[2].tolist(), 1)) / 2
     assert set(terms) == {"ce", "kd"}
     assert terms["ce"].item() == pytest.approx(lam * ce, rel=1e-6)
     assert terms["kd"].item() == pytest.approx((1 - lam) * _pair_kl(pairs, temp), rel=1e-6)

@@ -8,23 +8,11 @@ from torch_geometric.data import Data
 from gkd.distill import Batch, get
 from gkd.distill.losses import soft_target_kl, supervised_loss
 from gkd.outputs import Outputs
+import formulas as ref
 
 S = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
 T = torch.tensor([[1.0, 1.0, -2.0], [0.0, 3.0, 1.0]])
 Y = torch.tensor([0, 2])
-
-
-def _softmax(row, temp):
-    e = [math.exp(v / temp) for v in row]
-    return [v / sum(e) for v in e]
-
-
-def _kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
-
-
-def _ce(row, label):
-    return -math.log(_softmax(row, 1.0)[label])
 
 
 def _batch(labelled=(True, True), visible=(True, True)):
@@ -33,15 +21,15 @@ def _batch(labelled=(True, True), visible=(True, True)):
 
 def test_soft_target_kl_matches_formula():
     temp = 2.0
-    expected = sum(_kl(_softmax(t, temp), _softmax(s, temp)) for s, t in zip(S.tolist(), T.tolist())) / 2
+    expected = sum(ref.kl(ref.softmax(t, temp), ref.softmax(s, temp)) for s, t in zip(S.tolist(), T.tolist())) / 2
     assert soft_target_kl(S, T, temp, "multiclass").item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_kd_is_ce_plus_t2_kl():
     temp = 4.0
     terms = get("kd", temperature=temp)(Outputs(S), Outputs(T), _batch())
-    ce = (_ce(S[0].tolist(), 0) + _ce(S[1].tolist(), 2)) / 2
-    kl = sum(_kl(_softmax(t, temp), _softmax(s, temp)) for s, t in zip(S.tolist(), T.tolist())) / 2
+    ce = (ref.ce(S[0].tolist(), 0) + ref.ce(S[1].tolist(), 2)) / 2
+    kl = sum(ref.kl(ref.softmax(t, temp), ref.softmax(s, temp)) for s, t in zip(S.tolist(), T.tolist())) / 2
     assert terms["ce"].item() == pytest.approx(ce, rel=1e-6)
     assert terms["kd"].item() == pytest.approx(temp**2 * kl, rel=1e-6)
 
@@ -50,14 +38,14 @@ def test_glnn_weights_label_and_distillation_terms():
     lam = 0.3
     # only node 0 is labelled; the teacher is visible on both nodes
     terms = get("glnn", lam=lam)(Outputs(S), Outputs(T), _batch(labelled=(True, False)))
-    kl = sum(_kl(_softmax(t, 1.0), _softmax(s, 1.0)) for s, t in zip(S.tolist(), T.tolist())) / 2
-    assert terms["ce"].item() == pytest.approx(lam * _ce(S[0].tolist(), 0), rel=1e-6)
+    kl = sum(ref.kl(ref.softmax(t, 1.0), ref.softmax(s, 1.0)) for s, t in zip(S.tolist(), T.tolist())) / 2
+    assert terms["ce"].item() == pytest.approx(lam * ref.ce(S[0].tolist(), 0), rel=1e-6)
     assert terms["kd"].item() == pytest.approx((1 - lam) * kl, rel=1e-6)
 
 
 def test_none_uses_labelled_rows_only():
     terms = get("none")(Outputs(S), None, _batch(labelled=(False, True)))
-    assert terms["ce"].item() == pytest.approx(_ce(S[1].tolist(), 2), rel=1e-6)
+    assert terms["ce"].item() == pytest.approx(ref.ce(S[1].tolist(), 2), rel=1e-6)
 
 
 def test_binary_objective_skips_unlabelled_entries():
@@ -82,5 +70,5 @@ def test_kl_is_zero_when_student_equals_teacher():
 
 def test_kd_on_labelled_rows_only():
     terms = get("kd", unlabelled=False)(Outputs(S), Outputs(T), _batch(labelled=(True, False)))
-    kl = _kl(_softmax(T[0].tolist(), 4.0), _softmax(S[0].tolist(), 4.0))
+    kl = ref.kl(ref.softmax(T[0].tolist(), 4.0), ref.softmax(S[0].tolist(), 4.0))
     assert terms["kd"].item() == pytest.approx(16 * kl, rel=1e-6)
