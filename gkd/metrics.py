@@ -60,7 +60,6 @@ def expected_calibration_error(logits: Tensor, y: Tensor, bins: int = 15) -> flo
     confidence, predicted = probs.max(dim=-1)
     correct = (predicted == y.view(-1)).float()
     which = (confidence * bins).ceil().clamp(1, bins).long() - 1
-    count = torch.zeros(bins).index_add_(0, which, torch.ones_like(confidence))
     conf_sum = torch.zeros(bins).index_add_(0, which, confidence)
     correct_sum = torch.zeros(bins).index_add_(0, which, correct)
     return float(((conf_sum - correct_sum).abs()).sum() / y.numel())

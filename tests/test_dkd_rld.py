@@ -1,5 +1,4 @@
 """DKD and RLD against their formulas; RLD's relation to DKD and its edge cases."""
-import math
 
 import pytest
 import torch

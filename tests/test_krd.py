@@ -1,6 +1,5 @@
 """KRD: the loss by hand on a tiny graph, reliabilities from a teacher we control, the node-task
 guard, and distillation that works on Cora."""
-import math
 
 import pytest
 import torch

@@ -32,18 +32,22 @@ class DKD(Distiller):
         self.alpha, self.beta, self.temperature, self.warmup_epochs = alpha, beta, temperature, warmup_epochs
         self.unlabelled = unlabelled
 
+    term_names = ("tckd", "nckd")
+
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        T = self.temperature
         z_s, z_t, y = labelled_targets(student.logits, teacher.logits, batch.y, batch.labelled, batch.visible,
                                        self.unlabelled)
-        target = one_hot_mask(y, z_s.size(-1))
-        p_s, p_t = (z_s / T).softmax(-1), (z_t / T).softmax(-1)
-        tckd = binary_kl(p_t[target], p_s[target])
-        nckd = masked_softmax_kl(z_s, z_t, target, T)
+        first, second = self.knowledge(z_s, z_t, one_hot_mask(y, z_s.size(-1)))
         scale = warmup(batch.epoch, self.warmup_epochs)
         return {
             "ce": supervised_loss(student.logits[batch.labelled], batch.y[batch.labelled], batch.objective),
-            "tckd": scale * self.alpha * T * T * mean_or_zero(tckd),
-            "nckd": scale * self.beta * T * T * mean_or_zero(nckd),
+            self.term_names[0]: scale * self.alpha * mean_or_zero(first),
+            self.term_names[1]: scale * self.beta * mean_or_zero(second),
         }
+
+    def knowledge(self, z_s: Tensor, z_t: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-row T^2 * TCKD and T^2 * NCKD (``target``: one-hot mask of each row's class)."""
+        T = self.temperature
+        p_s, p_t = (z_s / T).softmax(-1), (z_t / T).softmax(-1)
+        return T * T * binary_kl(p_t[target], p_s[target]), T * T * masked_softmax_kl(z_s, z_t, target, T)

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from ..outputs import Outputs
-from .base import Batch, Distiller, register
-from .losses import (binary_kl, labelled_targets, masked_softmax_kl, mean_or_zero, one_hot_mask,
-                     supervised_loss, warmup)
+from .base import register
+from .dkd import DKD
+from .losses import binary_kl, masked_softmax_kl
 
 
 @register
-class RLD(Distiller):
+class RLD(DKD):
     """Sun, Ren, Wang, Wu & Wang, "Knowledge Distillation with Refined Logits" (2024).
 
     A teacher can be wrong; RLD keeps its logits as they are (no swapping) and refines what is
@@ -29,28 +28,17 @@ class RLD(Distiller):
 
     name = "rld"
     family = "output"
+    term_names = ("scd", "mcd")
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0,
                  confidence_temperature: float | None = None, warmup_epochs: int = 20, unlabelled: bool = True):
-        super().__init__()
-        self.unlabelled = unlabelled
-        self.alpha, self.beta, self.temperature = alpha, beta, temperature
+        super().__init__(alpha, beta, temperature, warmup_epochs, unlabelled)
         self.confidence_temperature = temperature if confidence_temperature is None else confidence_temperature
-        self.warmup_epochs = warmup_epochs
 
-    def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
-        assert teacher is not None
+    def knowledge(self, z_s: Tensor, z_t: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-row T_a^2 * SCD and T^2 * MCD (DKD's rows, labels and warm-up; refined terms)."""
         T, Ta = self.temperature, self.confidence_temperature
-        z_s, z_t, y = labelled_targets(student.logits, teacher.logits, batch.y, batch.labelled, batch.visible,
-                                       self.unlabelled)
-        target = one_hot_mask(y, z_s.size(-1))
         p_s, p_t = (z_s / Ta).softmax(-1), (z_t / Ta).softmax(-1)
         scd = binary_kl(p_t.max(dim=-1).values, p_s[target])
         at_or_above_true = z_t >= z_t[target].unsqueeze(-1)
-        mcd = masked_softmax_kl(z_s, z_t, at_or_above_true, T)
-        scale = warmup(batch.epoch, self.warmup_epochs)
-        return {
-            "ce": supervised_loss(student.logits[batch.labelled], batch.y[batch.labelled], batch.objective),
-            "scd": scale * self.alpha * Ta * Ta * mean_or_zero(scd),
-            "mcd": scale * self.beta * T * T * mean_or_zero(mcd),
-        }
+        return Ta * Ta * scd, T * T * masked_softmax_kl(z_s, z_t, at_or_above_true, T)
