@@ -73,6 +73,8 @@ class FitResult:
     train_seconds: float
     history: list[dict] = field(default_factory=list)
     from_cache: bool = False
+    # the method's own trained parts (projectors), at the same best epoch as ``model``
+    distiller: Distiller | None = None
 
 
 def seed_everything(seed: int) -> None:
@@ -128,7 +130,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     distiller.load_state_dict(best_state[1])
     logits = predict(model, task, config)
     scores = {name: score(task, logits, idx) for name, idx in task.split.items()}
-    return FitResult(model, logits, scores, best_epoch, seconds, history)
+    return FitResult(model, logits, scores, best_epoch, seconds, history, distiller=distiller)
 
 
 @dataclass
@@ -205,12 +207,16 @@ def _step(s: _EpochState, data: Data, teacher: Outputs | None, batch: Batch) -> 
 
 
 def _indexed_graphs(task: Task) -> list[Data]:
-    """Shallow copies of the task's graphs carrying their index (``graph_id``), built once."""
+    """Shallow copies of the task's graphs carrying their index (``graph_id``), built once.
+    ``edge_attr`` travels too when a graph has it (models such as ``gine`` read it)."""
     cached = task.__dict__.get("_indexed_graphs")
     if cached is None:
         cached = []
         for i, g in enumerate(task.data):
             copy_ = Data(x=g.x, edge_index=g.edge_index, y=g.y, num_nodes=g.num_nodes)
+            edge_attr = getattr(g, "edge_attr", None)
+            if edge_attr is not None:
+                copy_.edge_attr = edge_attr
             copy_.graph_id = torch.tensor([i])
             cached.append(copy_)
         task.__dict__["_indexed_graphs"] = cached

@@ -108,12 +108,16 @@ def load_ogb_graph(name: str, root: Path, download: bool = False) -> Task:
     master.csv says ``add_inverse_edge``, ``edge_attr``, and ``y`` float [1, tasks] with NaN for
     unlabelled tasks (binary sets) or long [1] (multiclass sets). ``categorical_sizes`` is OGB's
     atom feature vocabulary for ``ogbg-mol*``, max+1 per column for other integer features,
-    None for float features. Sets without node features (ogbg-ppa) get ``x`` = zeros [n, 1] long.
+    None for float features; ``edge_categorical_sizes`` is the same for ``edge_attr`` (OGB's bond
+    vocabulary for ``ogbg-mol*``). Sets without node features (ogbg-ppa) get ``x`` = zeros [n, 1]
+    long.
     """
     meta, folder = _prepare("graph", name, root, download)
     payload, cache_file, hit = _cached(meta, folder, lambda: _process_graph(meta, folder))
     info = {**_base_info(meta, folder, cache_file, hit), **payload["info"]}
-    return _task(meta, "graph", _unbatch(payload["data"]), payload, info)
+    task = _task(meta, "graph", _unbatch(payload["data"]), payload, info)
+    task.edge_categorical_sizes = _edge_categorical_sizes(meta, payload["data"]["edge_attr"])
+    return task
 
 
 # --------------------------------------------------------------------------- metadata
@@ -374,6 +378,21 @@ def _categorical_sizes(meta: _Meta, x: Tensor) -> list[int] | None:
     if x.is_floating_point():
         return None
     return (x.amax(dim=0) + 1).clamp(min=1).tolist()
+
+
+def _edge_categorical_sizes(meta: _Meta, edge_attr: Tensor | None) -> list[int] | None:
+    """Computed on load, not cached, so cache files written before it need no rebuild."""
+    if edge_attr is None:
+        return None
+    if meta.name.startswith("ogbg-mol"):
+        from ogb.utils.features import get_bond_feature_dims
+
+        return list(get_bond_feature_dims())
+    if edge_attr.is_floating_point():
+        return None
+    if edge_attr.numel() == 0:
+        return [1] * (edge_attr.size(1) if edge_attr.dim() == 2 else 1)
+    return (edge_attr.view(edge_attr.size(0), -1).amax(dim=0) + 1).clamp(min=1).tolist()
 
 
 def _unbatch(data: dict) -> list[Data]:

@@ -28,6 +28,9 @@ class Task:
       task comes from OGB, so scores are computed the official way.
     - ``categorical_sizes``: for integer-coded features (OGB molecules), the number of values of
       each column; models then embed the columns instead of reading ``x`` as numbers.
+    - ``edge_categorical_sizes``: the same for integer-coded edge features (``edge_attr``, OGB's
+      bond features), read by models that use edge features (``gine``); None when the edges have
+      no features or float ones (see ``num_edge_features``).
     """
 
     name: str
@@ -40,6 +43,7 @@ class Task:
     evaluator: str | None = None
     categorical_sizes: list[int] | None = None
     info: dict = field(default_factory=dict)
+    edge_categorical_sizes: list[int] | None = None
 
     def __post_init__(self) -> None:
         missing = {"train", "valid", "test"} - set(self.split)
@@ -51,6 +55,15 @@ class Task:
     def num_features(self) -> int:
         first = self.data if isinstance(self.data, Data) else self.data[0]
         return int(first.x.size(-1))
+
+    @property
+    def num_edge_features(self) -> int:
+        """Columns of ``edge_attr`` (0 when the graphs carry none)."""
+        first = self.data if isinstance(self.data, Data) else self.data[0]
+        edge_attr = getattr(first, "edge_attr", None)
+        if edge_attr is None:
+            return 0
+        return 1 if edge_attr.dim() == 1 else int(edge_attr.size(-1))
 
     @property
     def num_items(self) -> int:

@@ -4,16 +4,17 @@ from __future__ import annotations
 from torch import nn
 
 from ..data.task import Task
-from ..errors import UnknownNameError
+from ..errors import MismatchError, UnknownNameError
 from .base import LayerStack
 from .gat import GAT
 from .gcn import GCN
 from .gin import GIN
+from .gine import GINE
 from .mlp import MLP
 from .sage import SAGE
 from .wrapper import HookedModel
 
-MODELS: dict[str, type[LayerStack]] = {"mlp": MLP, "gcn": GCN, "sage": SAGE, "gat": GAT, "gin": GIN}
+MODELS: dict[str, type[LayerStack]] = {"mlp": MLP, "gcn": GCN, "sage": SAGE, "gat": GAT, "gin": GIN, "gine": GINE}
 
 
 def available() -> list[str]:
@@ -22,7 +23,8 @@ def available() -> list[str]:
 
 def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
           norm: str | None = None) -> nn.Module:
-    """A model sized for ``task``: input width, class count, node or graph level, feature encoder.
+    """A model sized for ``task``: input width, class count, node or graph level, feature encoder
+    (and, for models that read edge features such as ``gine``, the edge encoder).
     ``cpf`` is CPF's label-propagation student, bound to the task's nodes and training labels."""
     if name == "cpf":
         from .cpf import CPFStudent
@@ -31,12 +33,20 @@ def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout
     if name not in MODELS:
         raise UnknownNameError("model", name, available())
     level = "graph" if task.kind == "graph" else "node"
-    return MODELS[name](task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout,
-                        norm=norm, level=level, categorical_sizes=task.categorical_sizes)
+    cls = MODELS[name]
+    extra = {}
+    if getattr(cls, "uses_edge_features", False):
+        if not task.edge_categorical_sizes and task.num_edge_features == 0:
+            raise MismatchError(f"model {name!r} reads edge features, but task {task.name!r} has no edge "
+                                f"features (its graphs carry no edge_attr); use 'gin' there")
+        extra = {"edge_categorical_sizes": task.edge_categorical_sizes, "edge_dim": task.num_edge_features}
+    return cls(task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout,
+               norm=norm, level=level, categorical_sizes=task.categorical_sizes, **extra)
 
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["GAT", "GCN", "GIN", "MLP", "SAGE", "HookedModel", "LayerStack", "available", "build", "count_parameters"]
+__all__ = ["GAT", "GCN", "GIN", "GINE", "MLP", "SAGE", "HookedModel", "LayerStack", "available", "build",
+           "count_parameters"]
