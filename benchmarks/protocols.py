@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from gkd import ModelSpec, TrainConfig
+from gkd.errors import UnknownNameError
 
 
 @dataclass
@@ -17,6 +18,34 @@ class Protocol:
     student_config: TrainConfig
     notes: str = ""
     student_overrides: dict[str, TrainConfig] = field(default_factory=dict)
+    # other teachers and students a user can pick with ``--teacher NAME`` / ``--students NAMES``
+    # (a paper's own teacher, the intermediate-layer papers' pairs)
+    other_teachers: dict[str, tuple[ModelSpec, TrainConfig]] = field(default_factory=dict)
+    other_students: dict[str, ModelSpec] = field(default_factory=dict)
+
+    def teachers(self) -> list[str]:
+        return sorted({self.teacher.name, *self.other_teachers})
+
+    def with_teacher(self, name: str | None) -> "Protocol":
+        """This protocol with the teacher named ``name`` (its default teacher when None)."""
+        if name is None or name == self.teacher.name:
+            return self
+        if name not in self.other_teachers:
+            raise UnknownNameError("teacher", name, self.teachers())
+        spec, config = self.other_teachers[name]
+        return replace(self, teacher=spec, teacher_config=config)
+
+    def with_students(self, names: list[str] | None) -> "Protocol":
+        """This protocol with the students in ``names``: model names of its default students
+        (``mlp``) or keys of ``other_students`` (``gcn2x32``)."""
+        if not names:
+            return self
+        valid = sorted({s.name for s in self.students} | set(self.other_students))
+        for name in names:
+            if name not in valid:
+                raise UnknownNameError("student", name, valid)
+        chosen = [s for s in self.students if s.name in names]
+        return replace(self, students=chosen + [self.other_students[n] for n in names if n in self.other_students])
 
     def config_for(self, student: ModelSpec) -> TrainConfig:
         return self.student_overrides.get(student.name, self.student_config)
@@ -42,6 +71,14 @@ _CITATION = Protocol(
     student_config=TrainConfig(epochs=500, lr=0.01, weight_decay=5e-3, patience=100),
     notes="GLNN protocol: CPF split (20/30 labels per class), SAGE 2x128 teacher, MLP 2x128 student; "
           "dropout and patience tuned on Cora validation (5 seeds)",
+    # CPF's own comparison uses a GCN teacher (settings tuned on Cora / CiteSeer validation)
+    other_teachers={"gcn": (ModelSpec("gcn", hidden=64, num_layers=2, dropout=0.8),
+                            TrainConfig(epochs=500, lr=0.01, weight_decay=5e-3, patience=100)),
+                    # the intermediate-layer comparison's deeper, wider teacher
+                    "sage3x256": (ModelSpec("sage", hidden=256, num_layers=3, dropout=0.8),
+                                  TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100))},
+    other_students={"gcn2x32": ModelSpec("gcn", hidden=32, num_layers=2, dropout=0.5)},
+    student_overrides={"gcn": TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100)},
 )
 
 _OGB_NODE = Protocol(

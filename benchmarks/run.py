@@ -38,7 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", default=",".join(DEFAULT_DATASETS),
                         help=f"comma-separated; one of: {', '.join(sorted(PROTOCOLS))}")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help=f"comma-separated; one of: {', '.join(gkd_distill.available())}")
+                        help=f"comma-separated; each one of: {', '.join(gkd_distill.available())}, "
+                             f"or a combination such as glnn+srd")
+    parser.add_argument("--teacher", default=None,
+                        help="teacher model name (default: the protocol's; e.g. gcn on the citation sets)")
+    parser.add_argument("--students", default=None,
+                        help="comma-separated model names: only these of the protocol's students (e.g. mlp)")
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epoch budget")
     parser.add_argument("--root", default=None, help="data root (default: $GKD_DATA_ROOT or ./datasets)")
@@ -50,10 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _names(text: str, valid: list[str], kind: str) -> list[str]:
+    """Comma-separated names, each one of ``valid`` or (methods) a ``+`` combination of them."""
     names = [n.strip() for n in text.split(",") if n.strip()]
     for name in names:
-        if name not in valid:
-            raise UnknownNameError(kind, name, valid)
+        for part in name.split("+"):
+            if part.strip() not in valid:
+                raise UnknownNameError(kind, part.strip(), valid)
     return names
 
 
@@ -79,7 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             run_dataset(dataset, methods, args, results_path, done)
         except DataNotFoundError as exc:
             print(f"[{dataset}] skipped, data not found: {exc}", file=sys.stderr)
+        except UnknownNameError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     records = [r for r in read_jsonl(results_path) if r["dataset"] in datasets and r["method"] in methods]
+    if args.teacher:
+        records = [r for r in records if r["teacher"].startswith(args.teacher)]
     rows = summarise(records)
     table = markdown(rows)
     atomic_write_text(table, out / "summary.md")
@@ -92,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, results_path: Path, done: set[str]) -> None:
-    proto = protocol(dataset, args.epochs)
+    students = [n.strip() for n in args.students.split(",") if n.strip()] if args.students else None
+    proto = protocol(dataset, args.epochs).with_teacher(args.teacher).with_students(students)
     split = proto.split if proto.split in ("public", "cpf") else "public"
     for seed in range(args.seeds):
         task = gkd_data.load(dataset, args.root, split=split, seed=seed, download=args.download)
@@ -126,7 +139,7 @@ def _pairs(proto, methods: list[str], task) -> list[tuple]:
     bring their own student architecture (CPF), which run once with it (node tasks only)."""
     pairs = []
     for method in methods:
-        own = gkd_distill.registered(method).student_model
+        own = gkd_distill.student_model_of(method)
         if own is None:
             pairs += [(spec, method) for spec in proto.students]
         elif task.kind == "node":

@@ -53,3 +53,25 @@ def test_a_method_with_its_own_student_runs_once_with_it(tmp_path):
     assert main(args) == 0
     runs = {(r["student"], r["method"]) for r in read_jsonl(tmp_path / "results.jsonl")}
     assert runs == {("mlp2x64", "none"), ("sage2x16", "none"), ("cpf10x64", "cpf")}
+
+
+def test_students_and_teacher_can_be_chosen(tmp_path, capsys):
+    args = ["--dataset", "synthetic", "--methods", "none", "--seeds", "1", "--epochs", "2", "--out", str(tmp_path)]
+    assert main(args + ["--students", "mlp"]) == 0
+    assert [r["student"] for r in read_jsonl(tmp_path / "results.jsonl")] == ["mlp2x64"]
+    capsys.readouterr()
+    assert main(args + ["--students", "gin"]) == 2
+    assert "unknown student 'gin'; valid students: mlp, sage" in capsys.readouterr().err
+    assert main(args + ["--teacher", "gcn"]) == 2
+    assert "unknown teacher 'gcn'; valid teachers: sage" in capsys.readouterr().err
+
+
+def test_citation_protocol_offers_cpf_gcn_teacher():
+    from benchmarks.protocols import protocol
+
+    chosen = protocol("cora").with_teacher("gcn")
+    assert chosen.teacher.name == "gcn" and chosen.teacher_config.weight_decay == 5e-3
+    assert protocol("cora").with_teacher(None).teacher.name == "sage"
+    intermediate = protocol("cora").with_teacher("sage3x256").with_students(["mlp", "gcn2x32"])
+    assert [s.label() for s in intermediate.students] == ["mlp2x128", "gcn2x32"]
+    assert intermediate.teacher.label() == "sage3x256"

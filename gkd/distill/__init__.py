@@ -4,10 +4,13 @@
 | --- | --- |
 | none | none (student alone) |
 | output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful |
+| intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd |
+
+Methods combine with ``+`` (``get("glnn+srd")``): their named loss terms are summed.
 """
 from __future__ import annotations
 
-from . import cpf, dkd, faithful, glnn, kd, krd, none, rld  # noqa: F401  (registers the methods)
-from .base import Batch, Distiller, available, get, register, registered
+from . import cpf, dkd, faithful, fitnet, gcrd, glnn, kd, krd, lsp, none, rld, srd  # noqa: F401  (registers the methods)
+from .base import Batch, Distiller, available, get, register, registered, student_model_of
 
-__all__ = ["Batch", "Distiller", "available", "get", "register", "registered"]
+__all__ = ["Batch", "Distiller", "available", "get", "register", "registered", "student_model_of"]

@@ -118,8 +118,25 @@ def registered(name: str) -> type[Distiller]:
     return _REGISTRY[name]
 
 
+def student_model_of(name: str) -> str | None:
+    """The student architecture method ``name`` (or a ``+`` combination) brings, if any."""
+    own = {registered(part).student_model for part in name.split("+")} - {None}
+    return next(iter(own), None)
+
+
 def get(name: str, **options) -> Distiller:
-    """An instance of method ``name`` with ``options`` (its constructor's keyword arguments)."""
+    """An instance of method ``name`` with ``options`` (its constructor's keyword arguments).
+
+    ``"a+b"`` combines methods (``gkd.distill.compose.Composite``); options then go per part,
+    keyed by the part's name: ``get("glnn+srd", srd={"feat_weight": 1.0})``."""
+    if "+" in name:
+        from .compose import Composite
+
+        names = [part.strip() for part in name.split("+")]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise TypeError(f"options of a combination go per method, keyed by {names}; got {unknown}")
+        return Composite([get(part, **options.get(part, {})) for part in names])
     cls = registered(name)
     valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(options) - set(valid))
