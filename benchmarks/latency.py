@@ -61,15 +61,15 @@ def _train_step(model: nn.Module, data: Data, train: torch.Tensor, logits_of) ->
     return step
 
 
-def measure(nodes: int, repeats: int, steps: int, seed: int = 0) -> dict:
+def measure(nodes: int, repeats: int, steps: int, seed: int = 0, device: str = "cpu") -> dict:
     torch.manual_seed(seed)
     task = gkd.data.load("synthetic-arxiv", seed=seed)
-    data, proto = task.data, protocol("synthetic-arxiv")
-    teacher = proto.teacher.build(task).eval()
-    student = proto.students[0].build(task).eval()
+    data, proto = task.data.to(device), protocol("synthetic-arxiv")
+    teacher = proto.teacher.build(task).to(device).eval()
+    student = proto.students[0].build(task).to(device).eval()
     gen = torch.Generator().manual_seed(seed)
     test = task.split["test"]
-    unseen = test[torch.randperm(len(test), generator=gen)[:nodes]]
+    unseen = test[torch.randperm(len(test), generator=gen)[:nodes]].to(device)
 
     @torch.no_grad()
     def mlp_nodes() -> torch.Tensor:
@@ -91,9 +91,9 @@ def measure(nodes: int, repeats: int, steps: int, seed: int = 0) -> dict:
     sage_lat = median_seconds(sage_nodes, repeats)
 
     spec = proto.teacher
-    ours = gkd.models.SAGE(task.num_features, spec.hidden, task.num_classes, num_layers=spec.num_layers)
-    pyg = PygSAGE(task.num_features, spec.hidden, task.num_classes, spec.num_layers)
-    train = task.split["train"]
+    ours = gkd.models.SAGE(task.num_features, spec.hidden, task.num_classes, num_layers=spec.num_layers).to(device)
+    pyg = PygSAGE(task.num_features, spec.hidden, task.num_classes, spec.num_layers).to(device)
+    train = task.split["train"].to(device)
     ours_step = median_seconds(_train_step(ours, data, train, lambda out: out.logits), steps)
     pyg_step = median_seconds(_train_step(pyg, data, train, lambda out: out), steps)
     return {
@@ -104,7 +104,7 @@ def measure(nodes: int, repeats: int, steps: int, seed: int = 0) -> dict:
         "latency_s": {"student_mlp": mlp_lat, "teacher_sage_3hop": sage_lat, "speedup": sage_lat / mlp_lat},
         "full_graph_s": {"student_mlp": mlp_full, "teacher_sage": sage_full, "speedup": sage_full / mlp_full},
         "train_step_s": {"gkd_csr_sage": ours_step, "pyg_sageconv": pyg_step, "speedup": pyg_step / ours_step},
-        "repeats": repeats, "threads": torch.get_num_threads(),
+        "repeats": repeats, "threads": torch.get_num_threads(), "device": str(device),
     }
 
 
@@ -112,7 +112,8 @@ def render(r: dict) -> str:
     lat, full, step = r["latency_s"], r["full_graph_s"], r["train_step_s"]
     return "\n".join([
         f"arxiv-shaped synthetic graph: {r['graph']['nodes']:,} nodes, {r['graph']['directed_edges']:,} directed edges; "
-        f"teacher {r['teacher']}, student {r['student']}; medians of {r['repeats']} runs, {r['threads']} threads",
+        f"teacher {r['teacher']}, student {r['student']}; medians of {r['repeats']} runs on {r.get('device', 'cpu')}, "
+        f"{r['threads']} threads",
         "",
         "| measurement | gkd student / CSR | teacher / PyG | speed-up |",
         "|---|---|---|---|",
@@ -132,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5, help="timed training steps per implementation")
     parser.add_argument("--out", default="results")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     args = parser.parse_args(argv)
-    result = measure(args.nodes, args.repeats, args.steps)
+    result = measure(args.nodes, args.repeats, args.steps, device=args.device)
     text = render(result)
     print(text)
     atomic_write_text(json.dumps(result, indent=2), Path(args.out) / "latency.json")

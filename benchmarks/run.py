@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--download", action="store_true", help="download missing OGB / Planetoid data")
     parser.add_argument("--no-cache", action="store_true", help="retrain teachers instead of using the cache")
     parser.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
+    parser.add_argument("--device", default="cpu", help="torch device for training and timing (e.g. cuda)")
     return parser.parse_args(argv)
 
 
@@ -109,14 +110,14 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
     split = proto.split if proto.split in ("public", "cpf") else "public"
     for seed in range(args.seeds):
         task = gkd_data.load(dataset, args.root, split=split, seed=seed, download=args.download)
-        tconfig = _with_progress(proto.teacher_config, args.progress)
+        tconfig = _run_config(proto.teacher_config, args)
         teacher = gkd.train_teacher(task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
         test_index = task.split["test"]
         teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, task, tconfig, test_index))
         print(f"[{dataset} seed {seed}] teacher {proto.teacher.label()}: test {teacher.scores['test']:.4f}"
               f"{' (cached)' if teacher.from_cache else ''}", flush=True)
         for student_spec, method in _pairs(proto, methods, task):
-            sconfig = _with_progress(proto.config_for(student_spec), args.progress)
+            sconfig = _run_config(proto.config_for(student_spec), args)
             record = {
                 "dataset": dataset, "split": proto.split, "teacher": proto.teacher.label(),
                 "student": student_spec.label(), "method": method, "seed": seed,
@@ -186,12 +187,14 @@ def _faithfulness(task, teacher_model, student_model, seed: int) -> dict:
     faithful to it, at gkd's default epsilon and delta (node tasks with a softmax)."""
     if task.kind != "node" or task.objective != "multiclass":
         return {}
-    share = faithful_share(teacher_model, student_model, task.data, task.split["test"], task.data.y, seed=seed)
+    device = next(student_model.parameters()).device
+    data = task.data if task.data.x.device == device else task.data.clone().to(device)
+    share = faithful_share(teacher_model, student_model, data, task.split["test"].to(device), data.y, seed=seed)
     return {"faithful_share": share}
 
 
-def _with_progress(config: gkd.TrainConfig, progress: bool) -> gkd.TrainConfig:
-    return replace(config, progress=progress)
+def _run_config(config: gkd.TrainConfig, args: argparse.Namespace) -> gkd.TrainConfig:
+    return replace(config, progress=args.progress, device=args.device)
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ class _EpochState:
 
 
 def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
-    data = s.task.data.to(s.device)
+    data = s.task.data_on(s.device)
     n = data.num_nodes
     if s.teacher_outputs is None and s.teacher_logits is not None:
         s.teacher_outputs = _teacher_outputs(s, data, s.teacher_logits)
@@ -234,7 +234,7 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
         data = task.data
         if index is not None and not getattr(model, "uses_graph", True):
             return model(Data(x=data.x[index].to(device), num_nodes=len(index))).logits.cpu()
-        logits = model(data.to(device)).logits.cpu()
+        logits = model(task.data_on(device)).logits.cpu()
         return logits if index is None else logits[index]
     graphs = _indexed_graphs(task)
     chosen = graphs if index is None else [graphs[i] for i in index.tolist()]

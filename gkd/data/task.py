@@ -56,6 +56,19 @@ class Task:
         first = self.data if isinstance(self.data, Data) else self.data[0]
         return int(first.x.size(-1))
 
+    def data_on(self, device: torch.device | str) -> Data:
+        """A node task's graph on ``device``: the task's own object when it is there already,
+        otherwise one copy per device kept with the task (``Data.to`` would move the task's
+        own tensors in place and leave the rest of gkd reading GPU tensors)."""
+        device = torch.device(device)
+        data = self.data
+        if data.x.device == device or (device.type == data.x.device.type and device.index is None):
+            return data
+        copies = self.__dict__.setdefault("_on_device", {})
+        if str(device) not in copies:
+            copies[str(device)] = data.clone().to(device)
+        return copies[str(device)]
+
     @property
     def num_edge_features(self) -> int:
         """Columns of ``edge_attr`` (0 when the graphs carry none)."""

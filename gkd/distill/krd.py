@@ -128,7 +128,7 @@ class KRD(Distiller):
             raise ValueError(f"method 'krd' perturbs node features with Gaussian noise, but task {task.name!r} "
                              f"has integer-coded (categorical) features")
         device = next(iter(teacher.parameters()), torch.empty(0)).device
-        data = task.data.to(device)
+        data = task.data_on(device)
         rho = entropy_shift(teacher, data, noise_scale=self.noise_scale, samples=self.noise_samples,
                             objective=task.objective)
         self.reliability = rho

@@ -160,6 +160,6 @@ class RepresentationDistiller(Distiller):
 def _sample_input(task: "Task", device: torch.device):
     """Something both models can run on: the graph of a node task, two graphs of a graph task."""
     if task.kind == "node":
-        return task.data.to(device)
+        return task.data_on(device)
     graphs = [task.data[i] for i in range(min(2, len(task.data)))]
     return GraphBatch.from_data_list(graphs).to(device)
