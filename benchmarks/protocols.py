@@ -116,6 +116,11 @@ _MOL = Protocol(
     teacher_config=TrainConfig(epochs=50, lr=0.001, weight_decay=0.0, patience=15, batch_size=128),
     student_config=TrainConfig(epochs=50, lr=0.001, weight_decay=0.0, patience=15, batch_size=128),
     notes="OGB scaffold split; GIN 3x128 teacher (G-CRD: GIN-E 5x300), ROC-AUC",
+    # G-CRD's pair, scaled to a CPU: a 5-layer GIN with bond features to a 2-layer GCN of 15,000
+    # parameters (hidden 53; G-CRD's student: about 15K)
+    other_teachers={"gine5x64": (ModelSpec("gine", hidden=64, num_layers=5, dropout=0.5, norm="batch"),
+                                 TrainConfig(epochs=50, lr=0.001, weight_decay=0.0, patience=15, batch_size=128))},
+    other_students={"gcn2x53": ModelSpec("gcn", hidden=53, num_layers=2, dropout=0.5)},
 )
 
 PROTOCOLS: dict[str, Protocol] = {

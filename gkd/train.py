@@ -27,6 +27,7 @@ from .io import atomic_torch_save
 from .metrics import score, score_rows
 from .outputs import Outputs
 from .paths import cache_dir
+from .teacher_outputs import GraphTeacherOutputs
 
 CACHE_VERSION = 1
 
@@ -146,6 +147,7 @@ class _EpochState:
     seed: int
     teacher_outputs: Outputs | None = None
     loader: DataLoader | None = None
+    graph_teacher: GraphTeacherOutputs | bool | None = None  # False: too large, run the teacher per batch
 
 
 def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
@@ -175,7 +177,7 @@ def _graph_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
         y = data.y.view(rows, -1) if s.task.objective == "binary" else data.y.view(-1)
         teacher = None
         if s.teacher_logits is not None:
-            teacher = _teacher_outputs(s, data, s.teacher_logits[data.graph_id])
+            teacher = _graph_teacher_outputs(s, data)
         terms = _step(s, data, teacher, Batch(data, y, ones, ones, s.task.objective, epoch))
         for key, value in terms.items():
             totals[key] = totals.get(key, 0.0) + value * rows
@@ -193,6 +195,21 @@ def _teacher_outputs(s: _EpochState, data: Data, logits: Tensor) -> Outputs:
     with torch.no_grad():
         out = s.teacher(data)
     return Outputs(logits=logits, hidden=out.hidden, pooled=out.pooled)
+
+
+def _graph_teacher_outputs(s: _EpochState, data: Data) -> Outputs:
+    """A graph batch's teacher outputs: cached logits and, for methods that need hidden layers,
+    representations computed once for every graph when they fit in memory (else per batch)."""
+    logits = s.teacher_logits[data.graph_id]
+    if not s.distiller.needs_teacher_hidden or s.teacher is None:
+        return _teacher_outputs(s, data, logits)
+    if s.graph_teacher is None:
+        graphs = _indexed_graphs(s.task)
+        fits = GraphTeacherOutputs.fits(s.teacher, graphs, s.device)
+        s.graph_teacher = GraphTeacherOutputs(s.teacher, graphs, s.device) if fits else False
+    if s.graph_teacher is False:
+        return _teacher_outputs(s, data, logits)
+    return s.graph_teacher.gather(data.graph_id, logits)
 
 
 def _step(s: _EpochState, data: Data, teacher: Outputs | None, batch: Batch) -> dict[str, float]:
