@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--students", default=None,
                         help="comma-separated model names: only these of the protocol's students (e.g. mlp)")
     parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    parser.add_argument("--seed-start", type=int, default=0,
+                        help="first seed: runs seeds S..S+N-1 (to spread seeds over processes)")
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epoch budget")
     parser.add_argument("--root", default=None, help="data root (default: $GKD_DATA_ROOT or ./datasets)")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
@@ -108,7 +110,7 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
     students = [n.strip() for n in args.students.split(",") if n.strip()] if args.students else None
     proto = protocol(dataset, args.epochs).with_teacher(args.teacher).with_students(students)
     split = proto.split if proto.split in ("public", "cpf") else "public"
-    for seed in range(args.seeds):
+    for seed in range(args.seed_start, args.seed_start + args.seeds):
         task = gkd_data.load(dataset, args.root, split=split, seed=seed, download=args.download)
         tconfig = _run_config(proto.teacher_config, args)
         teacher = gkd.train_teacher(task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)

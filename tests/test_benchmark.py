@@ -75,3 +75,10 @@ def test_citation_protocol_offers_cpf_gcn_teacher():
     intermediate = protocol("cora").with_teacher("sage3x256").with_students(["mlp", "gcn2x32"])
     assert [s.label() for s in intermediate.students] == ["mlp2x128", "gcn2x32"]
     assert intermediate.teacher.label() == "sage3x256"
+
+
+def test_seed_start_runs_only_the_later_seeds(tmp_path):
+    args = ["--dataset", "synthetic", "--methods", "none", "--students", "mlp", "--seed-start", "2", "--seeds", "1",
+            "--epochs", "2", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert [r["seed"] for r in read_jsonl(tmp_path / "results.jsonl")] == [2]
