@@ -92,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         except UnknownNameError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-    records = [r for r in read_jsonl(results_path) if r["dataset"] in datasets and r["method"] in methods]
-    if args.teacher:
-        records = [r for r in records if r["teacher"].startswith(args.teacher)]
+    teachers = {d: protocol(d).with_teacher(args.teacher).teacher.label() for d in datasets}
+    records = [r for r in read_jsonl(results_path)
+               if r["dataset"] in datasets and r["method"] in methods and r["teacher"] == teachers[r["dataset"]]]
     rows = summarise(records)
     table = markdown(rows)
     atomic_write_text(table, out / "summary.md")
