@@ -109,11 +109,6 @@ class LSP(RepresentationDistiller):
     def pair_loss(self, h_s: Tensor, h_t: Tensor, bridge: nn.Module, batch: Batch) -> Tensor:
         return lsp_loss(h_s, h_t, batch.data.edge_index, self.kernel, **self.kernel_options)
 
-    def representation_loss(self, student: Outputs, teacher: Outputs, batch: Batch) -> Tensor:
-        """Mean of ``pair_loss`` over the pairs, on all nodes (the edges index the full graph)."""
-        losses = [self.pair_loss(h_s, h_t, bridge, batch) for h_s, h_t, bridge in self.paired(student, teacher)]
-        return torch.stack(losses).mean()
-
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
         m = batch.labelled

@@ -147,8 +147,9 @@ class RepresentationDistiller(Distiller):
 
     def rows(self, h: Tensor, batch: Batch) -> Tensor:
         """The rows of a node task's representation whose teacher output the batch makes visible
-        (all rows of a graph batch, where ``visible`` counts graphs, not nodes)."""
-        return h[batch.visible] if self.node_rows else h
+        (all rows of a graph batch, where ``visible`` counts graphs, not nodes, and all rows for
+        methods over the graph's edges, which index every node)."""
+        return h[batch.visible] if self.node_rows and not self.uses_edges else h
 
     def representation_loss(self, student: Outputs, teacher: Outputs, batch: Batch) -> Tensor:
         """Mean of ``pair_loss`` over the pairs, on the visible rows."""

@@ -19,8 +19,12 @@ class GINLayer(nn.Module):
             nn.Linear(in_dim, out_dim), nn.BatchNorm1d(out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
         )
 
+    def aggregate(self, h: Tensor, data: Data) -> Tensor:
+        """sum_{j in N(i)} h_j (a CSR product)."""
+        return propagate(data, h, "sum")
+
     def forward(self, h: Tensor, data: Data) -> Tensor:
-        return self.mlp((1 + self.eps) * h + propagate(data, h, "sum"))
+        return self.mlp((1 + self.eps) * h + self.aggregate(h, data))
 
 
 class GIN(LayerStack):

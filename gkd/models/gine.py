@@ -20,6 +20,7 @@ from torch_geometric.data import Data
 
 from ..errors import MismatchError
 from .base import CategoricalEncoder, LayerStack
+from .gin import GINLayer
 
 
 def _edge_features(data: Data) -> Tensor:
@@ -32,14 +33,14 @@ def _edge_features(data: Data) -> Tensor:
     return edge_attr.unsqueeze(-1) if edge_attr.dim() == 1 else edge_attr
 
 
-class GINELayer(nn.Module):
+class GINELayer(GINLayer):
     """h_i' = MLP((1 + eps) h_i + sum_{j -> i} relu(h_j + E(e_ji))), eps learnable.
 
     ``edge_sizes``: values per integer edge-feature column (categorical encoder); otherwise
     ``edge_dim`` float edge features are mapped linearly to ``in_dim``."""
 
     def __init__(self, in_dim: int, out_dim: int, edge_sizes: list[int] | None = None, edge_dim: int = 0):
-        super().__init__()
+        super().__init__(in_dim, out_dim)  # eps and the MLP: GIN's
         if edge_sizes:
             self.edge_encoder: nn.Module = CategoricalEncoder(edge_sizes, in_dim)
             self.categorical = True
@@ -48,10 +49,6 @@ class GINELayer(nn.Module):
             self.categorical = False
         else:
             raise MismatchError("GINELayer needs edge features: give edge_sizes (integer-coded) or edge_dim (float)")
-        self.eps = nn.Parameter(torch.zeros(1))
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dim, out_dim), nn.BatchNorm1d(out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
-        )
 
     def aggregate(self, h: Tensor, data: Data) -> Tensor:
         """sum_{j -> i} relu(h_j + E(e_ji)) for every node i (zeros for nodes without in-edges)."""
@@ -62,9 +59,6 @@ class GINELayer(nn.Module):
         edges = self.edge_encoder(edge_attr.long() if self.categorical else edge_attr.to(h.dtype))
         messages = torch.relu(h.index_select(0, src) + edges)
         return torch.zeros_like(h).index_add_(0, dst, messages)
-
-    def forward(self, h: Tensor, data: Data) -> Tensor:
-        return self.mlp((1 + self.eps) * h + self.aggregate(h, data))
 
 
 class GINE(LayerStack):
