@@ -56,7 +56,11 @@ class Protocol:
 
 
 # Methods with their own student architecture, at their papers' sizes and settings.
-OWN_STUDENTS: dict[str, ModelSpec] = {"cpf": ModelSpec("cpf", hidden=64, num_layers=10, dropout=0.6)}
+OWN_STUDENTS: dict[str, ModelSpec] = {
+    "cpf": ModelSpec("cpf", hidden=64, num_layers=10, dropout=0.6),
+    # NOSMOG's MLP at the size of the citation protocol's MLP student, so the comparison with GLNN is even
+    "nosmog": ModelSpec("nosmog", hidden=128, num_layers=2, dropout=0.8),
+}
 OWN_STUDENT_CONFIGS: dict[str, TrainConfig] = {
     # weight decay 5e-4: with the mean (per-node) distance, CPF's 0.01 swamps the per-node parameters
     "cpf": TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100),
@@ -123,11 +127,36 @@ _MOL = Protocol(
     other_students={"gcn2x53": ModelSpec("gcn", hidden=53, num_layers=2, dropout=0.5)},
 )
 
+_DIGITS = Protocol(
+    split="random",
+    teacher=ModelSpec("resnet", hidden=16, num_layers=1),
+    students=[ModelSpec("resnet", hidden=4, num_layers=1)],
+    teacher_config=TrainConfig(epochs=20, lr=0.01, weight_decay=5e-4, patience=10, batch_size=64),
+    student_config=TrainConfig(epochs=20, lr=0.01, weight_decay=5e-4, patience=10, batch_size=64),
+    notes="scikit-learn digits (embedded), 60/20/20 split; ResNet 16/32/64 teacher, ResNet 4/8/16 student",
+    other_students={"vit": ModelSpec("vit", hidden=32, num_layers=2)},
+)
+
+# CIFAR on a CPU: a ResNet8 (16/32/64 channels, 78K parameters) teacher and a ResNet8 with a quarter
+# of the width (5K parameters, 15x smaller); ``--subset`` trains on part of the training set
+_CIFAR = Protocol(
+    split="official",
+    teacher=ModelSpec("resnet", hidden=16, num_layers=1),
+    students=[ModelSpec("resnet", hidden=4, num_layers=1)],
+    teacher_config=TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128),
+    student_config=TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128),
+    notes="CIFAR (official test set, 5,000 training images held out for validation), crop + flip",
+    other_teachers={"resnet20": (ModelSpec("resnet", hidden=16, num_layers=3),
+                                 TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128))},
+    other_students={"vit": ModelSpec("vit", hidden=32, num_layers=2)},
+)
+
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
     "ogbn-arxiv": _OGB_NODE, "ogbn-products": _OGB_NODE, "synthetic-arxiv": _OGB_NODE,
     "synthetic": _TOY_NODE, "synthetic-graphs": _TOY_GRAPH,
     "ogbg-molhiv": _MOL, "ogbg-molpcba": _MOL,
+    "digits": _DIGITS, "cifar10": _CIFAR, "cifar100": _CIFAR,
 }
 
 

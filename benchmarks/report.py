@@ -48,6 +48,7 @@ def summarise(records: list[dict]) -> list[dict]:
         teacher_ms = statistics.median(r["teacher_infer_s"] for r in runs) * 1e3
         rows.append({
             **{name: _mean_or_none(runs, name) for name in OPTIONAL_MEANS},
+            "train_s": statistics.mean(r["train_seconds"] for r in runs),
             "dataset": key[0], "teacher": key[1], "student": key[2], "method": key[3], "runs": len(runs),
             "test_mean": test_mean, "test_std": test_std, "teacher_mean": teacher_mean, "teacher_std": teacher_std,
             "gap_closed": gap, "student_ms": student_ms, "teacher_ms": teacher_ms,
@@ -58,15 +59,15 @@ def summarise(records: list[dict]) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     header = ("| dataset | teacher | student | method | runs | test (%) | teacher (%) | gap closed | "
-              "ECE (%) | rel. cal. over / under (%) | faithful (%) | student ms | teacher ms | speed-up |")
-    lines = [header, "|" + "---|" * 14]
+              "ECE (%) | rel. cal. over / under (%) | faithful (%) | train s | student ms | teacher ms | speed-up |")
+    lines = [header, "|" + "---|" * 15]
     for r in rows:
         gap = "-" if r["gap_closed"] is None or r["method"] == "none" else f"{100 * r['gap_closed']:.0f}%"
         relcal = "-" if r["relcal_over"] is None else f"{_fmt(r['relcal_over'])} / {_fmt(r['relcal_under'])}"
         lines.append(
             f"| {r['dataset']} | {r['teacher']} | {r['student']} | {r['method']} | {r['runs']} | "
             f"{r['test_mean']:.2f} ± {r['test_std']:.2f} | {r['teacher_mean']:.2f} ± {r['teacher_std']:.2f} | {gap} | "
-            f"{_fmt(r['ece'])} | {relcal} | {_fmt(r['faithful_share'])} | "
+            f"{_fmt(r['ece'])} | {relcal} | {_fmt(r['faithful_share'])} | {r['train_s']:.1f} | "
             f"{r['student_ms']:.2f} | {r['teacher_ms']:.2f} | {r['speedup']:.1f}x |"
         )
     return "\n".join(lines) + "\n"
@@ -75,7 +76,7 @@ def markdown(rows: list[dict]) -> str:
 def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     fields = ["dataset", "teacher", "student", "method", "metric", "runs", "test_mean", "test_std", "teacher_mean",
-              "teacher_std", "gap_closed", *OPTIONAL_MEANS, "student_ms", "teacher_ms", "speedup"]
+              "teacher_std", "gap_closed", *OPTIONAL_MEANS, "train_s", "student_ms", "teacher_ms", "speedup"]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)

@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed-start", type=int, default=0,
                         help="first seed: runs seeds S..S+N-1 (to spread seeds over processes)")
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epoch budget")
+    parser.add_argument("--subset", type=int, default=None,
+                        help="CIFAR: train on this many training images (class-balanced), for a CPU budget")
     parser.add_argument("--root", default=None, help="data root (default: $GKD_DATA_ROOT or ./datasets)")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
     parser.add_argument("--download", action="store_true", help="download missing OGB / Planetoid data")
@@ -68,7 +70,7 @@ def _names(text: str, valid: list[str], kind: str) -> list[str]:
 
 
 def run_key(record: dict) -> str:
-    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs")
+    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset")
     return json.dumps({f: record.get(f) for f in fields}, sort_keys=True)
 
 
@@ -111,7 +113,7 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
     proto = protocol(dataset, args.epochs).with_teacher(args.teacher).with_students(students)
     split = proto.split if proto.split in ("public", "cpf") else "public"
     for seed in range(args.seed_start, args.seed_start + args.seeds):
-        task = gkd_data.load(dataset, args.root, split=split, seed=seed, download=args.download)
+        task = gkd_data.load(dataset, args.root, split=split, seed=seed, download=args.download, subset=args.subset)
         tconfig = _run_config(proto.teacher_config, args)
         teacher = gkd.train_teacher(task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
         test_index = task.split["test"]
@@ -125,6 +127,8 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
                 "student": student_spec.label(), "method": method, "seed": seed,
                 "epochs": sconfig.epochs, "metric": task.metric,
             }
+            if args.subset is not None and task.kind == "image":
+                record["subset"] = args.subset
             if run_key(record) in done:
                 continue
             record.update(_one_run(task, teacher, student_spec, method, sconfig, seed, teacher_infer))
@@ -138,14 +142,18 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
 
 
 def _pairs(proto, methods: list[str], task) -> list[tuple]:
-    """(student, method) runs: every protocol student with every method, except methods that
-    bring their own student architecture (CPF), which run once with it (node tasks only)."""
+    """(student, method) runs: every protocol student with every method built for the task's
+    kind (``Distiller.kinds``), except methods that bring their own student architecture (CPF,
+    NOSMOG), which run once with it."""
     pairs = []
     for method in methods:
+        if task.kind not in gkd_distill.kinds_of(method):
+            print(f"  {method}: not built for {task.kind} tasks, skipped", flush=True)
+            continue
         own = gkd_distill.student_model_of(method)
         if own is None:
             pairs += [(spec, method) for spec in proto.students]
-        elif task.kind == "node":
+        else:
             pairs.append((proto.own_student(own), method))
     return sorted(pairs, key=lambda pair: proto.students.index(pair[0]) if pair[0] in proto.students else len(proto.students))
 

@@ -1,7 +1,8 @@
 """python -m benchmarks.smoke --device cuda: does every method train on this device?
 
-Trains a teacher on the embedded node task (and on the embedded graph task) and, for every
-registered method plus a combination, a student for a few epochs on ``--device``; prints one
+Trains a teacher on the embedded node task (and on the embedded graph and image tasks) and, for
+every registered method built for that kind of task plus a combination, a student for a few
+epochs on ``--device``; prints one
 line per run (status, seconds, test score, where the loss terms ended) and exits 1 if any run
 failed. No files needed. Also the quickest way to see that a new method works end to end.
 """
@@ -18,22 +19,23 @@ from gkd import ModelSpec, TrainConfig
 from gkd import distill as gkd_distill
 
 COMBINATIONS = ["glnn+srd"]
-NODE_ONLY = {"cpf", "krd", "faithful"}  # methods built for node tasks
 
 
-def run(device: str, epochs: int, graph: bool) -> list[str]:
+def run(device: str, epochs: int, graph: bool, image: bool = True) -> list[str]:
     """One line per (task, method); lines of failed runs start with FAILED."""
     lines = []
     tasks = [("synthetic", ModelSpec("sage", hidden=32, num_layers=3), ModelSpec("mlp", hidden=16))]
     if graph:
         tasks.append(("synthetic-graphs", ModelSpec("gin", hidden=16, num_layers=3), ModelSpec("gcn", hidden=8)))
+    if image:
+        tasks.append(("digits", ModelSpec("resnet", hidden=8, num_layers=1), ModelSpec("vit", hidden=16, num_layers=1)))
     for dataset, teacher_spec, student_spec in tasks:
         task = gkd.data.load(dataset, seed=0)
         config = TrainConfig(epochs=epochs, patience=epochs, device=device)
         teacher = gkd.train_teacher(task, teacher_spec, config, use_cache=False)
         lines.append(f"{dataset:>16} teacher {teacher_spec.label()}: test {teacher.scores['test']:.3f}")
         for method in gkd_distill.available() + COMBINATIONS:
-            if task.kind == "graph" and method in NODE_ONLY:
+            if task.kind not in gkd_distill.kinds_of(method):
                 continue
             own = gkd_distill.student_model_of(method)
             student = ModelSpec(own, hidden=16, num_layers=3) if own else student_spec
@@ -57,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--no-graph", action="store_true", help="skip the graph-classification task")
+    parser.add_argument("--no-image", action="store_true", help="skip the image-classification task")
     args = parser.parse_args(argv)
-    lines = run(args.device, args.epochs, graph=not args.no_graph)
+    lines = run(args.device, args.epochs, graph=not args.no_graph, image=not args.no_image)
     failed = [line for line in lines if line.startswith("FAILED")]
     print(f"{len(lines) - len(failed)} lines ok, {len(failed)} failed on {args.device}")
     return 1 if failed else 0

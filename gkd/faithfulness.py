@@ -90,7 +90,7 @@ def confidence_gap(teacher_logits: Tensor, student_logits: Tensor, classes: Tens
 
 
 @contextmanager
-def _eval_mode(*models: nn.Module) -> Iterator[None]:
+def eval_mode(*models: nn.Module) -> Iterator[None]:
     modes = [m.training for m in models]
     try:
         for m in models:
@@ -106,7 +106,7 @@ def _node_independent(model: nn.Module) -> bool:
     return getattr(model, "uses_graph", True) is False and getattr(model, "head", None) is None
 
 
-def _with_features(data: Data, x: Tensor) -> Data:
+def with_features(data: Data, x: Tensor) -> Data:
     """A shallow copy of ``data`` with features ``x``: it shares the edges and the cached CSR
     adjacency (``copy.copy`` keeps ``__dict__``), so perturbing costs no matrix rebuild."""
     out = copy.copy(data)
@@ -133,7 +133,7 @@ class _Pair:
     def logits(self, model: nn.Module, x: Tensor) -> Tensor:
         if self.independent:
             return model(Data(x=x, num_nodes=x.size(0))).logits
-        return model(_with_features(self.data, x)).logits[self.rows]
+        return model(with_features(self.data, x)).logits[self.rows]
 
 
 def _check_classes(teacher_logits: Tensor, student_logits: Tensor) -> None:
@@ -151,7 +151,7 @@ def _as_index(index: Tensor | None, models: tuple[nn.Module, ...], data: Data) -
     if index is None:
         if all(_node_independent(m) for m in models):
             return torch.arange(int(data.num_nodes), device=device)
-        with _eval_mode(models[0]), torch.no_grad():
+        with eval_mode(models[0]), torch.no_grad():
             return torch.arange(models[0](data).logits.size(0), device=device)
     index = torch.as_tensor(index, device=device)
     if index.dtype == torch.bool:
@@ -206,7 +206,7 @@ def pgd_gap(teacher: nn.Module, student: nn.Module, data: Data, index: Tensor | 
     rows = _as_index(index, (teacher, student), data)
     pair = _Pair(teacher, student, data, rows)
     gen = torch.Generator(device=data.x.device).manual_seed(seed)
-    with _eval_mode(teacher, student):
+    with eval_mode(teacher, student):
         with torch.no_grad():
             t0 = pair.logits(teacher, pair.x0)
             _check_classes(t0, pair.logits(student, pair.x0))
@@ -361,7 +361,7 @@ def ibp_gap(teacher: nn.Module, student: nn.Module, data: Data, index: Tensor | 
     rows = _as_index(index, (teacher, student), data)
     independent = _node_independent(teacher) and _node_independent(student)
     inputs = Data(x=data.x[rows], num_nodes=rows.numel()) if independent else data
-    with _eval_mode(teacher, student), torch.no_grad():
+    with eval_mode(teacher, student), torch.no_grad():
         t_lo, t_hi = ibp_logit_bounds(teacher, inputs, epsilon)
         s_lo, s_hi = ibp_logit_bounds(student, inputs, epsilon)
         clean = teacher(inputs).logits
@@ -389,7 +389,7 @@ def faithful_share(teacher: nn.Module, student: nn.Module, data: Data, index: Te
     if method not in ("pgd", "ibp"):
         raise ValueError(f"unknown method {method!r}; valid: pgd, ibp")
     rows = _as_index(index, (teacher,), data)
-    with _eval_mode(teacher), torch.no_grad():
+    with eval_mode(teacher), torch.no_grad():
         if _node_independent(teacher):
             clean = teacher(Data(x=data.x[rows], num_nodes=rows.numel())).logits
         else:

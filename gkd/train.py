@@ -1,5 +1,5 @@
-"""One training loop for teachers and students, full batch (node tasks) or mini-batch (graph
-tasks), with best-validation model selection, seeding, and an on-disk teacher cache."""
+"""One training loop for teachers and students, full batch (node tasks) or mini-batch (graph and
+image tasks), with best-validation model selection, seeding, and an on-disk teacher cache."""
 from __future__ import annotations
 
 import copy
@@ -107,7 +107,7 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     distiller.prepare(task=task, student=model, teacher=teacher, teacher_logits=teacher_logits)
     params = list(model.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    epoch_fn = _node_epoch if task.kind == "node" else _graph_epoch
+    epoch_fn = {"node": _node_epoch, "graph": _graph_epoch, "image": _image_epoch}[task.kind]
     state = _EpochState(task, model, distiller, optimizer, device, teacher, teacher_logits, config, seed)
 
     best_valid, best_epoch, best_state = -float("inf"), -1, None
@@ -185,6 +185,34 @@ def _graph_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
     return {key: value / max(count, 1) for key, value in totals.items()}
 
 
+def _image_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
+    """One pass over the training images in shuffled mini-batches, augmented when the set asks
+    for it. The teacher sees the same augmented batch (so its soft labels describe what the
+    student sees); only a teacher given as logits alone falls back to its clean-image logits."""
+    images = s.task.data
+    gen = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
+    order = s.task.split["train"][torch.randperm(len(s.task.split["train"]), generator=gen)]
+    totals: dict[str, float] = {}
+    for index in order.split(s.config.batch_size):
+        x = images.batch(index, s.device, train=True, generator=gen)
+        rows = x.size(0)
+        y = images.labels[index].to(s.device)
+        teacher = None
+        if s.teacher_logits is not None:
+            if s.teacher is not None:
+                with torch.no_grad():
+                    teacher = s.teacher(x)
+                if not s.distiller.needs_teacher_hidden:
+                    teacher = Outputs(teacher.logits)
+            else:
+                teacher = Outputs(s.teacher_logits[index.to(s.device)])
+        ones = torch.ones(rows, dtype=torch.bool, device=s.device)
+        terms = _step(s, x, teacher, Batch(x, y, ones, ones, s.task.objective, epoch))
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * rows
+    return {key: value / max(len(order), 1) for key, value in totals.items()}
+
+
 def _teacher_outputs(s: _EpochState, data: Data, logits: Tensor) -> Outputs:
     """The teacher's outputs for this batch: cached logits, plus hidden layers from one frozen
     forward pass when the method needs them."""
@@ -253,6 +281,10 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
             return model(Data(x=data.x[index].to(device), num_nodes=len(index))).logits.cpu()
         logits = model(task.data_on(device)).logits.cpu()
         return logits if index is None else logits[index]
+    if task.kind == "image":
+        chosen = torch.arange(task.num_items) if index is None else index
+        batches = chosen.split(max(config.batch_size, 256))
+        return torch.cat([model(task.data.batch(b, device)).logits.cpu() for b in batches])
     graphs = _indexed_graphs(task)
     chosen = graphs if index is None else [graphs[i] for i in index.tolist()]
     loader = DataLoader(chosen, batch_size=max(config.batch_size, 256), shuffle=False)

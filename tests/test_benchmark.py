@@ -82,3 +82,21 @@ def test_seed_start_runs_only_the_later_seeds(tmp_path):
             "--epochs", "2", "--out", str(tmp_path)]
     assert main(args) == 0
     assert [r["seed"] for r in read_jsonl(tmp_path / "results.jsonl")] == [2]
+
+
+def test_the_vision_suite_runs_on_digits_and_skips_graph_only_methods(tmp_path, capsys):
+    args = ["--dataset", "digits", "--methods", "none,trg,lsp", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    records = read_jsonl(tmp_path / "results.jsonl")
+    assert {(r["student"], r["method"]) for r in records} == {("resnet1x4", "none"), ("resnet1x4", "trg")}
+    assert all(r["status"] == "ok" and r["train_seconds"] > 0 for r in records)
+    out = capsys.readouterr().out
+    assert "lsp: not built for image tasks, skipped" in out
+    assert "| digits | resnet1x16 | resnet1x4 | trg | 1 |" in (tmp_path / "summary.md").read_text()
+
+
+def test_node_only_methods_are_skipped_on_images_and_image_methods_on_graphs(tmp_path, capsys):
+    args = ["--dataset", "synthetic", "--methods", "trg", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "trg: not built for node tasks, skipped" in capsys.readouterr().out
+    assert read_jsonl(tmp_path / "results.jsonl") == []

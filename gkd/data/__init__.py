@@ -11,24 +11,27 @@ _OGB_GRAPH = ("ogbg-molhiv", "ogbg-molpcba")
 _PLANETOID = ("cora", "citeseer", "pubmed")
 _SYNTHETIC_NODE = ("synthetic", "synthetic-arxiv")
 _SYNTHETIC_GRAPH = ("synthetic-graphs",)
+_IMAGES = ("cifar10", "cifar100")
+_EMBEDDED_IMAGES = ("digits",)
 
 
 def available() -> list[str]:
-    return sorted(_PLANETOID + _OGB_NODE + _OGB_GRAPH + _SYNTHETIC_NODE + _SYNTHETIC_GRAPH)
+    return sorted(_PLANETOID + _OGB_NODE + _OGB_GRAPH + _SYNTHETIC_NODE + _SYNTHETIC_GRAPH + _IMAGES + _EMBEDDED_IMAGES)
 
 
 def needs_files(name: str) -> bool:
     """Whether ``name`` is read from the data root (False for the embedded synthetic tasks)."""
-    return name not in _SYNTHETIC_NODE + _SYNTHETIC_GRAPH
+    return name not in _SYNTHETIC_NODE + _SYNTHETIC_GRAPH + _EMBEDDED_IMAGES
 
 
 def load(name: str, root: str | os.PathLike | None = None, *, split: str = "public", seed: int = 0,
-         download: bool = False) -> Task:
+         download: bool = False, subset: int | None = None) -> Task:
     """Load ``name`` as a ``Task``.
 
     ``root``: the data root (default ``GKD_DATA_ROOT`` or ``./datasets``). ``split``: for
     Planetoid sets, ``public`` or ``cpf``; OGB sets always use their official split. ``seed``:
-    draws random splits and synthetic data. ``download``: fetch missing OGB / Planetoid files
+    draws random splits and synthetic data. ``subset``: for CIFAR, that many training images
+    (class-balanced) for a run that fits a CPU. ``download``: fetch missing OGB / Planetoid files
     (needs a network); otherwise a missing dataset raises ``DataNotFoundError`` naming the files.
     """
     key = name.lower()
@@ -53,6 +56,14 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str = "publ
         from .synthetic import graph_classes
 
         return graph_classes(seed=seed, name=key)
+    if key in _EMBEDDED_IMAGES:
+        from .images import load_digits
+
+        return load_digits(seed=seed)
+    if key in _IMAGES:
+        from .images import load_cifar
+
+        return load_cifar(key, path, seed=seed, subset=subset)
     raise UnknownNameError("dataset", name, available())
 
 

@@ -19,6 +19,8 @@ class Task:
 
     - ``kind="node"``: ``data`` is one PyG ``Data`` (``x``, ``edge_index``, ``y`` of shape [N]);
       split indices are node ids.
+    - ``kind="image"``: ``data`` is an ``ImageSet`` (uint8 images, labels, normalisation,
+      augmentation); split indices are image ids.
     - ``kind="graph"``: ``data`` is a list of ``Data``, one per graph, each with ``y`` of shape
       [1, num_classes] for binary (OGB style, NaN = unlabelled) or [1] for multiclass; split
       indices are graph ids.
@@ -53,6 +55,9 @@ class Task:
 
     @property
     def num_features(self) -> int:
+        """Input width: node feature columns, or image channels."""
+        if self.kind == "image":
+            return self.data.channels
         first = self.data if isinstance(self.data, Data) else self.data[0]
         return int(first.x.size(-1))
 
@@ -72,6 +77,8 @@ class Task:
     @property
     def num_edge_features(self) -> int:
         """Columns of ``edge_attr`` (0 when the graphs carry none)."""
+        if self.kind == "image":
+            return 0
         first = self.data if isinstance(self.data, Data) else self.data[0]
         edge_attr = getattr(first, "edge_attr", None)
         if edge_attr is None:
@@ -80,13 +87,15 @@ class Task:
 
     @property
     def num_items(self) -> int:
-        """Number of prediction targets: nodes for a node task, graphs for a graph task."""
+        """Number of prediction targets: nodes, graphs or images."""
         return int(self.data.num_nodes) if self.kind == "node" else len(self.data)
 
     def labels(self) -> Tensor:
         """All targets stacked: [N] (multiclass) or [N, num_classes] (binary)."""
         if self.kind == "node":
             return self.data.y
+        if self.kind == "image":
+            return self.data.labels
         cached = self.__dict__.get("_labels")
         if cached is None or cached.size(0) != len(self.data):
             rows = [g.y.view(1, -1) if self.objective == "binary" else g.y.view(-1) for g in self.data]
@@ -96,6 +105,14 @@ class Task:
     def fingerprint(self) -> str:
         """A hash of the data, node order and split: caches keyed by it break when any changes."""
         digest = hashlib.sha256(f"{self.name}|{self.kind}|{self.num_classes}".encode())
+        if self.kind == "image":
+            images = self.data.images
+            step = max(1, len(images) // 256)
+            for tensor in (images[::step], self.data.labels):
+                digest.update(_tensor_digest(tensor))
+            for key in sorted(self.split):
+                digest.update(key.encode() + _tensor_digest(self.split[key]))
+            return digest.hexdigest()[:16]
         graphs = [self.data] if isinstance(self.data, Data) else self.data
         sample = graphs if len(graphs) <= 64 else graphs[:: max(1, len(graphs) // 64)]
         digest.update(str(len(graphs)).encode())

@@ -47,6 +47,8 @@ class Distiller(nn.Module):
     family: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
     needs_teacher_hidden: ClassVar[bool] = False
+    # the task kinds the method is built for (``Task.kind``)
+    kinds: ClassVar[tuple[str, ...]] = ("node", "graph", "image")
     # a method built around its own student architecture (CPF) names it here, as a ModelSpec
     # name for ``gkd.models.build``; None: any student
     student_model: ClassVar[str | None] = None
@@ -116,6 +118,12 @@ def registered(name: str) -> type[Distiller]:
     if name not in _REGISTRY:
         raise UnknownNameError("method", name, _REGISTRY)
     return _REGISTRY[name]
+
+
+def kinds_of(name: str) -> tuple[str, ...]:
+    """The task kinds method ``name`` (or every part of a ``+`` combination) is built for."""
+    parts = [set(registered(part.strip()).kinds) for part in name.split("+")]
+    return tuple(k for k in ("node", "graph", "image") if all(k in p for p in parts))
 
 
 def student_model_of(name: str) -> str | None:

@@ -30,6 +30,7 @@ class CPFDistiller(Distiller):
     """
 
     name = "cpf"
+    kinds = ("node",)
     family = "output"
     student_model = "cpf"  # trains gkd.models.cpf.CPFStudent
 

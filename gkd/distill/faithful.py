@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ..faithfulness import DEFAULT_EPSILON, _ascent, _eval_mode, _Pair, confidence_gap
+from ..faithfulness import DEFAULT_EPSILON, _ascent, eval_mode, _Pair, confidence_gap
 from ..outputs import Outputs
 from .base import Batch, Distiller, register
 from .losses import soft_target_kl, supervised_loss
@@ -45,6 +45,7 @@ class FaithfulKD(Distiller):
     """
 
     name = "faithful"
+    kinds = ("node",)
     family = "output"
 
     def __init__(self, lam: float = 5.0, epsilon: float = DEFAULT_EPSILON, steps: int = 3,
@@ -94,9 +95,9 @@ class FaithfulKD(Distiller):
         s_model, t_model = self._models
         pair = _Pair(t_model, s_model, batch.data, rows)
         start = (2 * torch.rand_like(pair.x0) - 1) * self.epsilon
-        with _eval_mode(s_model, t_model):
+        with eval_mode(s_model, t_model):
             delta, _ = _ascent(pair, classes, start, self.epsilon, self.steps, self.step_size)
         x = pair.x0 + delta
-        with _eval_mode(t_model), torch.no_grad():
+        with eval_mode(t_model), torch.no_grad():
             t_logits = pair.logits(t_model, x)
         return confidence_gap(t_logits, pair.logits(s_model, x), classes).mean()

@@ -27,9 +27,13 @@ class GLNN(Distiller):
             raise ValueError(f"glnn: lam must lie in [0, 1], got {lam}")
         self.lam = lam
 
+    def terms(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> dict[str, Tensor]:
+        """GLNN's two weighted terms for any student logits (NOSMOG reuses them on perturbed inputs)."""
+        m, v = batch.labelled, batch.visible
+        ce = supervised_loss(student_logits[m], batch.y[m], batch.objective)
+        kl = soft_target_kl(student_logits[v], teacher_logits[v], 1.0, batch.objective)
+        return {"ce": self.lam * ce, "kd": (1.0 - self.lam) * kl}
+
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m, v = batch.labelled, batch.visible
-        ce = supervised_loss(student.logits[m], batch.y[m], batch.objective)
-        kl = soft_target_kl(student.logits[v], teacher.logits[v], 1.0, batch.objective)
-        return {"ce": self.lam * ce, "kd": (1.0 - self.lam) * kl}
+        return self.terms(student.logits, teacher.logits, batch)

@@ -98,6 +98,7 @@ class KRD(Distiller):
     """
 
     name = "krd"
+    kinds = ("node",)
     family = "output"
 
     def __init__(self, temperature: float = 0.8, lam: float = 0.5, noise_scale: float = 1.0,

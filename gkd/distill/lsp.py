@@ -89,6 +89,7 @@ class LSP(RepresentationDistiller):
     """
 
     name = "lsp"
+    kinds = ("node", "graph")
     uses_edges = True
 
     def __init__(self, weight: float = 1.0, kernel: str = "distance", s: float = 1.0, c: float = 1.0,

@@ -99,6 +99,9 @@ class RepresentationDistiller(Distiller):
                 teacher_logits: Tensor | None) -> None:
         if teacher is None:
             raise ValueError(f"method {self.name!r} needs the teacher model (its hidden layers), not only its logits")
+        if self.uses_edges and task.kind == "image":
+            raise MismatchError(f"method {self.name!r} works on a graph's edges and task {task.name!r} is an image "
+                                f"task; for images use 'trg' (it builds a graph over the image tokens)")
         sample = _sample_input(task, next(student.parameters()).device)
         was_training = student.training
         student.eval()
@@ -106,13 +109,15 @@ class RepresentationDistiller(Distiller):
             s_out, t_out = student(sample), teacher(sample)
         student.train(was_training)
         self.build(s_out, t_out, getattr(teacher, "hidden_names", None), getattr(student, "hidden_names", None),
-                   graph_task=task.kind == "graph")
+                   graph_task=task.kind in ("graph", "image"))
         self.node_rows = task.kind == "node"
 
     def build(self, student: Outputs, teacher: Outputs, teacher_names: Sequence[str] | None = None,
               student_names: Sequence[str] | None = None, graph_task: bool = False) -> None:
         """Resolve the pairs and make the bridges from one pair of example outputs (``prepare``
-        does this; call it yourself when driving the distiller outside ``gkd.fit``)."""
+        does this; call it yourself when driving the distiller outside ``gkd.fit``).
+        ``graph_task``: one prediction per graph or image, so ``level="auto"`` pairs the pooled
+        representations (an image model's pooled features)."""
         if self.level == "auto":
             self.level = "graph" if graph_task and not self.uses_edges else "node"
         if self.level == "graph":
@@ -159,8 +164,11 @@ class RepresentationDistiller(Distiller):
 
 
 def _sample_input(task: "Task", device: torch.device):
-    """Something both models can run on: the graph of a node task, two graphs of a graph task."""
+    """Something both models can run on: the graph of a node task, two graphs of a graph task,
+    two images of an image task."""
     if task.kind == "node":
         return task.data_on(device)
+    if task.kind == "image":
+        return task.data.batch(torch.arange(2), device)
     graphs = [task.data[i] for i in range(min(2, len(task.data)))]
     return GraphBatch.from_data_list(graphs).to(device)

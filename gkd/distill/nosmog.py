@@ -1,0 +1,103 @@
+"""NOSMOG: GNN-to-MLP distillation with positional embeddings, representation similarity and
+adversarial feature augmentation."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import MismatchError
+from ..faithfulness import eval_mode, with_features
+from ..outputs import Outputs
+from .base import Batch, register
+from .gcrd import sample_rows
+from .glnn import GLNN
+
+if TYPE_CHECKING:
+    from ..data.task import Task
+
+
+def similarity_gap(h_s: Tensor, h_t: Tensor) -> Tensor:
+    """mean((H_t H_t^T - H_s H_s^T)^2) over all pairs of the given rows (both sides' widths may
+    differ: the Gram matrices are row x row)."""
+    return (h_t @ h_t.t() - h_s @ h_s.t()).pow(2).mean()
+
+
+@register
+class NOSMOG(GLNN):
+    """Tian, Zhang, Guo, Chawla & Zhang, "Learning MLPs on Graphs: A Unified View of
+    Effectiveness, Robustness, and Efficiency" (ICLR 2023).
+
+    Student: ``nosmog`` (``gkd.models.PositionalMLP``): an MLP on [x || DeepWalk position].
+    L = GLNN's terms (lam * CE + (1 - lam) * KL(teacher || student), T 1)
+      + adv_weight * the same terms with the student run on x + delta*, delta* found by
+        ``steps`` PGD steps of size epsilon / 4 inside ||delta||_inf <= epsilon (uniform random
+        start) maximising those terms, features only (positions untouched)
+      + similarity_weight * mean((H_t H_t^T - H_s' H_s'^T)^2) over up to ``max_nodes`` sampled
+        visible nodes, H_t the teacher's last hidden layer, H_s' = dropout(ReLU(W h_s)), W a
+        learnable map from the student's last hidden layer to the teacher's width.
+    Defaults (the authors' Cora settings, ``../shared/reference/method-notes.md``): adv_weight
+    0.1, epsilon 0.04, steps 5, similarity_weight 0.1, dropout 0.5; max_nodes 2048 (gkd's bound:
+    the Gram matrices are max_nodes^2).
+    """
+
+    name = "nosmog"
+    kinds = ("node",)
+    family = "constructed"
+    needs_teacher_hidden = True
+    student_model = "nosmog"
+
+    def __init__(self, lam: float = 0.0, adv_weight: float = 0.1, epsilon: float = 0.04, steps: int = 5,
+                 similarity_weight: float = 0.1, dropout: float = 0.5, max_nodes: int = 2048):
+        super().__init__(lam)
+        if min(adv_weight, epsilon, similarity_weight) < 0 or steps < 0 or max_nodes < 2:
+            raise ValueError("nosmog: weights, epsilon and steps must be non-negative and max_nodes at least 2")
+        self.adv_weight, self.epsilon, self.steps = adv_weight, epsilon, steps
+        self.similarity_weight, self.dropout, self.max_nodes = similarity_weight, dropout, max_nodes
+        self.projector: nn.Module | None = None
+        self._student: tuple[nn.Module, ...] = ()  # unregistered: the trainer owns its parameters
+
+    def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
+                teacher_logits: Tensor | None) -> None:
+        if task.kind != "node":
+            raise MismatchError(f"nosmog distils a GNN into an MLP on a graph's nodes; {task.name!r} is a {task.kind} task")
+        if teacher is None:
+            raise ValueError("nosmog needs the teacher model (its hidden layer), not only its logits")
+        data = task.data_on(next(student.parameters()).device)
+        with torch.no_grad(), eval_mode(student, teacher):
+            s_out, t_out = student(data), teacher(data)
+        if not s_out.hidden or not t_out.hidden:
+            raise MismatchError("nosmog: both models need a hidden layer (Outputs.hidden is empty)")
+        self.projector = nn.Linear(s_out.hidden[-1].size(-1), t_out.hidden[-1].size(-1)).to(data.x.device)
+        self._student = (student,)
+
+    def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
+        assert teacher is not None
+        if self.projector is None:
+            raise RuntimeError("nosmog: call prepare() (gkd.fit does) before the first loss")
+        terms = self.terms(student.logits, teacher.logits, batch)
+        if self.adv_weight > 0 and self.steps > 0 and self.epsilon > 0:
+            adversarial = self.terms(self.perturbed_logits(teacher.logits, batch), teacher.logits, batch)
+            terms["adv"] = self.adv_weight * sum(adversarial.values())
+        rows = batch.visible.nonzero().view(-1)
+        index = sample_rows(len(rows), self.max_nodes, rows.device)
+        rows = rows if index is None else rows[index]
+        h_s = F.dropout(F.relu(self.projector(student.hidden[-1][rows])), self.dropout, self.training)
+        terms["similarity"] = self.similarity_weight * similarity_gap(h_s, teacher.hidden[-1][rows].detach())
+        return terms
+
+    def perturbed_logits(self, teacher_logits: Tensor, batch: Batch) -> Tensor:
+        """The student's logits at x + delta*, delta* the PGD maximiser of GLNN's terms."""
+        (model,) = self._student
+        x0 = batch.data.x
+        delta = (2 * torch.rand_like(x0) - 1) * self.epsilon
+        with eval_mode(model):
+            for _ in range(self.steps):
+                delta.requires_grad_(True)
+                logits = model(with_features(batch.data, x0 + delta)).logits
+                loss = sum(self.terms(logits, teacher_logits, batch).values())
+                (grad,) = torch.autograd.grad(loss, delta)
+                delta = (delta.detach() + self.epsilon / 4 * grad.sign()).clamp(-self.epsilon, self.epsilon)
+        return model(with_features(batch.data, x0 + delta.detach())).logits

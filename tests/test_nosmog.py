@@ -1,0 +1,88 @@
+"""NOSMOG: random walks, DeepWalk positions, the positional MLP and the loss terms."""
+import pytest
+import torch
+
+from gkd import ModelSpec, TrainConfig
+from gkd import data as gkd_data
+from gkd.distill import Batch, get
+from gkd.distill.nosmog import similarity_gap
+from gkd.train import train_student, train_teacher
+from gkd.walks import csr, deepwalk, random_walks, skipgram_pairs
+
+
+def _path_graph(n=6):
+    src = torch.arange(n - 1)
+    return torch.stack([torch.cat([src, src + 1]), torch.cat([src + 1, src])])
+
+
+def test_walks_follow_edges_and_are_seeded():
+    edge_index = _path_graph()
+    edge_index = torch.cat([edge_index, torch.tensor([[6], [6]])], dim=1)[:, :-1]  # node 6: no edges
+    rowptr, col = csr(edge_index, 7)
+    assert rowptr.tolist() == [0, 1, 3, 5, 7, 9, 10, 10] and col[rowptr[2]:rowptr[3]].tolist() == [1, 3]
+    starts = torch.arange(7).repeat(20)
+    walks = random_walks(rowptr, col, starts, 8, torch.Generator().manual_seed(0))
+    assert walks.shape == (140, 9) and torch.equal(walks[:, 0], starts)
+    steps = (walks[:, 1:] - walks[:, :-1]).abs()
+    moving = walks[:, 0] != 6
+    assert (steps[moving] == 1).all()  # every step crosses an edge of the path
+    assert (walks[~moving] == 6).all()  # an isolated node stays put
+    assert torch.equal(walks, random_walks(rowptr, col, starts, 8, torch.Generator().manual_seed(0)))
+    # from node 0 the first step always goes to 1, from node 2 to 1 or 3 with about equal odds
+    assert (walks[starts == 0, 1] == 1).all()
+    ones = (walks[starts == 2, 1] == 1).float().mean()
+    assert 0.2 < ones < 0.8
+
+
+def test_skipgram_pairs_within_the_window():
+    centre, context = skipgram_pairs(torch.tensor([[0, 1, 2]]), window=1)
+    assert sorted(zip(centre.tolist(), context.tolist())) == [(0, 1), (1, 0), (1, 2), (2, 1)]
+
+
+def test_deepwalk_places_the_two_halves_of_a_barbell_apart():
+    # two 6-cliques joined by one edge: nodes of the same clique must end up closer
+    edges = [(a, b) for block in (range(6), range(6, 12)) for a in block for b in block if a != b] + [(5, 6), (6, 5)]
+    edge_index = torch.tensor(edges).t()
+    emb = deepwalk(edge_index, 12, dim=8, walks_per_node=20, walk_length=10, window=3, epochs=5, batch_size=256, use_cache=False)
+    z = torch.nn.functional.normalize(emb, dim=-1)
+    sim = z @ z.t()
+    inside = (sim[:6, :6].sum() - 6) / 30
+    across = sim[:6, 6:].mean()
+    assert inside > across + 0.3
+    assert torch.equal(emb, deepwalk(edge_index, 12, dim=8, walks_per_node=20, walk_length=10, window=3, epochs=5, batch_size=256,
+                                     use_cache=False))
+
+
+def test_similarity_gap_by_hand():
+    h_t = torch.tensor([[1.0, 0.0], [0.0, 2.0]])  # Gram [[1, 0], [0, 4]]
+    h_s = torch.tensor([[1.0], [1.0]])  # Gram all ones
+    assert similarity_gap(h_s, h_t).item() == pytest.approx((0 + 1 + 1 + 9) / 4)
+
+
+def test_nosmog_student_reads_positions_and_its_terms_are_finite():
+    task = gkd_data.load("synthetic", seed=0)
+    student = ModelSpec("nosmog", hidden=16).build(task)
+    assert student.encoding.shape == (task.num_items, 64)
+    assert torch.allclose(student.encoding.mean(0), torch.zeros(64), atol=1e-4)
+    config = TrainConfig(epochs=3, lr=0.01)
+    teacher = train_teacher(task, ModelSpec("sage", hidden=16), config, seed=0, use_cache=False)
+    result = train_student(task, teacher, ModelSpec("nosmog", hidden=16), "nosmog", config, seed=0)
+    assert {"ce", "kd", "adv", "similarity"} <= set(result.history[0])
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.history[-1].values())
+
+
+def test_nosmog_adversarial_point_raises_the_loss():
+    torch.manual_seed(0)
+    task = gkd_data.load("synthetic", seed=0)
+    teacher = ModelSpec("sage", hidden=16).build(task).eval()
+    student = ModelSpec("nosmog", hidden=16).build(task)
+    nosmog = get("nosmog", epsilon=0.5, steps=5, similarity_weight=0.0)
+    nosmog.prepare(task=task, student=student, teacher=teacher, teacher_logits=None)
+    data = task.data
+    everyone = torch.ones(task.num_items, dtype=torch.bool)
+    batch = Batch(data, data.y, everyone, everyone)
+    t_logits = teacher(data).logits.detach()
+    student.eval()
+    clean = sum(nosmog.terms(student(data).logits, t_logits, batch).values())
+    attacked = sum(nosmog.terms(nosmog.perturbed_logits(t_logits, batch), t_logits, batch).values())
+    assert attacked > clean
