@@ -282,9 +282,15 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
         logits = model(task.data_on(device)).logits.cpu()
         return logits if index is None else logits[index]
     if task.kind == "image":
-        chosen = torch.arange(task.num_items) if index is None else index
-        batches = chosen.split(max(config.batch_size, 256))
-        return torch.cat([model(task.data.batch(b, device)).logits.cpu() for b in batches])
+        if index is not None:
+            return torch.cat([model(task.data.batch(b, device)).logits.cpu()
+                              for b in index.split(max(config.batch_size, 256))])
+        # every image of the splits; images in none of them (left out by a CIFAR subset) get NaN
+        used = torch.cat(list(task.split.values())).unique()
+        logits = predict(model, task, config, used)
+        out = logits.new_full((task.num_items, logits.size(1)), float("nan"))
+        out[used] = logits
+        return out
     graphs = _indexed_graphs(task)
     chosen = graphs if index is None else [graphs[i] for i in index.tolist()]
     loader = DataLoader(chosen, batch_size=max(config.batch_size, 256), shuffle=False)

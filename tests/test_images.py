@@ -60,6 +60,12 @@ def test_cifar10_python_format(tmp_path):
     assert torch.equal(task.data.images[0].reshape(-1), torch.from_numpy(first))
     sub = load_cifar("cifar10", tmp_path, seed=0, subset=30)
     assert len(sub.split["train"]) == 30 and torch.bincount(sub.labels()[sub.split["train"]]).tolist() == [3] * 10
+    assert len(sub.split["valid"]) == 6  # subset / 5
+    model = ModelSpec("resnet", hidden=2, num_layers=1).build(sub)
+    logits = predict(model, sub)
+    used = torch.zeros(sub.num_items, dtype=torch.bool)
+    used[torch.cat(list(sub.split.values()))] = True
+    assert torch.isnan(logits[~used]).all() and not torch.isnan(logits[used]).any()  # unused images not run
 
 
 def _jpeg(colour) -> bytes:

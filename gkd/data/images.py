@@ -212,13 +212,18 @@ def _cifar_arrays(name: str, root: Path) -> tuple[Tensor, Tensor, Tensor, Tensor
 
 def load_cifar(name: str, root: Path, seed: int = 0, subset: int | None = None) -> Task:
     """CIFAR-10 or CIFAR-100 (see the module docstring for the layouts). ``subset``: keep that
-    many training images (class-balanced, drawn from the seed) for a quick run on a CPU."""
+    many training images (class-balanced, drawn from the seed) for a quick run on a CPU; the
+    validation set then shrinks to subset / 5 images (so that validating each epoch stays cheap).
+    Logits of images in no split are not computed (``gkd.predict`` gives NaN rows)."""
     x_train, y_train, x_test, y_test, source = _cifar_arrays(name, Path(root))
     num_classes = 10 if name == "cifar10" else 100
     images = torch.cat([x_train, x_test])
     labels = torch.cat([y_train, y_test])
     train_all = torch.arange(len(x_train))
-    train, valid = _holdout(labels, train_all, min(5000, len(x_train) // 10), seed)
+    held_out = min(5000, len(x_train) // 10)
+    if subset is not None:
+        held_out = min(held_out, max(subset // 5, 1))
+    train, valid = _holdout(labels, train_all, held_out, seed)
     if subset is not None and subset < len(train):
         gen = torch.Generator().manual_seed(seed + 1)
         per_class = max(1, subset // num_classes)
