@@ -127,27 +127,28 @@ _MOL = Protocol(
     other_students={"gcn2x53": ModelSpec("gcn", hidden=53, num_layers=2, dropout=0.5)},
 )
 
+_DIGITS_CONFIG = TrainConfig(epochs=20, lr=0.01, weight_decay=5e-4, patience=10, batch_size=64)
 _DIGITS = Protocol(
     split="random",
     teacher=ModelSpec("resnet", hidden=16, num_layers=1),
     students=[ModelSpec("resnet", hidden=4, num_layers=1)],
-    teacher_config=TrainConfig(epochs=20, lr=0.01, weight_decay=5e-4, patience=10, batch_size=64),
-    student_config=TrainConfig(epochs=20, lr=0.01, weight_decay=5e-4, patience=10, batch_size=64),
+    teacher_config=_DIGITS_CONFIG,
+    student_config=_DIGITS_CONFIG,
     notes="scikit-learn digits (embedded), 60/20/20 split; ResNet 16/32/64 teacher, ResNet 4/8/16 student",
     other_students={"vit": ModelSpec("vit", hidden=32, num_layers=2)},
 )
 
 # CIFAR on a CPU: a ResNet8 (16/32/64 channels, 78K parameters) teacher and a ResNet8 with a quarter
 # of the width (5K parameters, 15x smaller); ``--subset`` trains on part of the training set
+_CIFAR_CONFIG = TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128)
 _CIFAR = Protocol(
     split="official",
     teacher=ModelSpec("resnet", hidden=16, num_layers=1),
     students=[ModelSpec("resnet", hidden=4, num_layers=1)],
-    teacher_config=TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128),
-    student_config=TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128),
+    teacher_config=_CIFAR_CONFIG,
+    student_config=_CIFAR_CONFIG,
     notes="CIFAR (official test set, 5,000 training images held out for validation), crop + flip",
-    other_teachers={"resnet20": (ModelSpec("resnet", hidden=16, num_layers=3),
-                                 TrainConfig(epochs=30, lr=0.005, weight_decay=5e-4, patience=10, batch_size=128))},
+    other_teachers={"resnet20": (ModelSpec("resnet", hidden=16, num_layers=3), _CIFAR_CONFIG)},
     other_students={"vit": ModelSpec("vit", hidden=32, num_layers=2)},
 )
 

@@ -10,7 +10,8 @@ import gkd
 from gkd import ModelSpec, TrainConfig
 from gkd.distill import Batch, get
 from gkd.distill import gcrd as gcrd_module
-from gkd.distill.gcrd import GCRD, ProjectionHeads, contrastive_loss, sample_rows
+from gkd.distill.gcrd import GCRD, ProjectionHeads, contrastive_loss
+from gkd.distill.representation import sample_rows
 from gkd.outputs import Outputs
 
 

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from ..outputs import Outputs
 from .base import Batch, register
 from .losses import supervised_loss
-from .representation import Pairing, RepresentationDistiller
+from .representation import Pairing, RepresentationDistiller, sample_pair
 
 
 def projection_head(in_dim: int, dim: int) -> nn.Sequential:
@@ -27,18 +27,6 @@ class ProjectionHeads(nn.Module):
 
     def forward(self, h_s: Tensor, h_t: Tensor) -> tuple[Tensor, Tensor]:
         return self.student(h_s), self.teacher(h_t)
-
-
-def sample_rows(n: int, max_nodes: int, device: torch.device | str = "cpu",
-                generator: torch.Generator | None = None) -> Tensor | None:
-    """Indices of ``max_nodes`` rows drawn uniformly without replacement from ``n`` (the global
-    RNG unless a ``generator`` is given, so deterministic under ``torch.manual_seed``); ``None``
-    when ``n <= max_nodes`` (keep every row)."""
-    if n <= max_nodes:
-        return None
-    if generator is not None:
-        return torch.randperm(n, generator=generator, device=generator.device)[:max_nodes].to(device)
-    return torch.randperm(n, device=device)[:max_nodes]
 
 
 def contrastive_loss(z_s: Tensor, z_t: Tensor, tau: float) -> Tensor:
@@ -88,10 +76,7 @@ class GCRD(RepresentationDistiller):
     def pair_loss(self, h_s: Tensor, h_t: Tensor, bridge: nn.Module, batch: Batch) -> Tensor:
         if h_s.size(0) < 2:
             return h_s.sum() * 0.0
-        index = sample_rows(h_s.size(0), self.max_nodes, h_s.device)
-        if index is not None:
-            h_s, h_t = h_s[index], h_t[index]
-        z_s, z_t = bridge(h_s, h_t)
+        z_s, z_t = bridge(*sample_pair(h_s, h_t, self.max_nodes))
         return contrastive_loss(z_s, z_t, self.tau)
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:

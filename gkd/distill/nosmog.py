@@ -12,8 +12,8 @@ from ..errors import MismatchError
 from ..faithfulness import eval_mode, with_features
 from ..outputs import Outputs
 from .base import Batch, register
-from .gcrd import sample_rows
 from .glnn import GLNN
+from .representation import sample_rows
 
 if TYPE_CHECKING:
     from ..data.task import Task

@@ -163,6 +163,25 @@ class RepresentationDistiller(Distiller):
         return torch.stack(losses).mean()
 
 
+def sample_rows(n: int, max_nodes: int, device: torch.device | str = "cpu",
+                generator: torch.Generator | None = None) -> Tensor | None:
+    """Indices of ``max_nodes`` rows drawn uniformly without replacement from ``n`` (the global
+    RNG unless a ``generator`` is given, so deterministic under ``torch.manual_seed``); ``None``
+    when ``n <= max_nodes`` (keep every row)."""
+    if n <= max_nodes:
+        return None
+    if generator is not None:
+        return torch.randperm(n, generator=generator, device=generator.device)[:max_nodes].to(device)
+    return torch.randperm(n, device=device)[:max_nodes]
+
+
+def sample_pair(h_s: Tensor, h_t: Tensor, max_rows: int) -> tuple[Tensor, Tensor]:
+    """The same ``max_rows`` rows (``sample_rows``) of a student and a teacher representation;
+    both unchanged when they have no more rows than that."""
+    index = sample_rows(h_s.size(0), max_rows, h_s.device)
+    return (h_s, h_t) if index is None else (h_s[index], h_t[index])
+
+
 def _sample_input(task: "Task", device: torch.device):
     """Something both models can run on: the graph of a node task, two graphs of a graph task,
     two images of an image task."""

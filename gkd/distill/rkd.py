@@ -7,9 +7,8 @@ from torch import Tensor, nn
 
 from ..outputs import Outputs
 from .base import Batch, register
-from .gcrd import sample_rows
 from .losses import supervised_loss
-from .representation import Pairing, RepresentationDistiller
+from .representation import Pairing, RepresentationDistiller, sample_pair
 
 
 def pair_distances(h: Tensor) -> Tensor:
@@ -66,10 +65,7 @@ class RKD(RepresentationDistiller):
     def pair_loss(self, h_s: Tensor, h_t: Tensor, bridge: nn.Module, batch: Batch) -> Tensor:
         if h_s.size(0) < 3:
             return h_s.sum() * 0.0
-        index = sample_rows(h_s.size(0), self.max_rows, h_s.device)
-        if index is not None:
-            h_s, h_t = h_s[index], h_t[index]
-        distance, angle = rkd_terms(h_s, h_t)
+        distance, angle = rkd_terms(*sample_pair(h_s, h_t, self.max_rows))
         return self.distance_weight * distance + self.angle_weight * angle
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
