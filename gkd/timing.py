@@ -14,13 +14,17 @@ def _synchronise() -> None:
         torch.cuda.synchronize()
 
 
-def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, budget: float = 20.0) -> float:
     """Median wall time of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls
-    (on a GPU, each timing waits for the call's kernels to finish)."""
+    (on a GPU, each timing waits for the call's kernels to finish). Slow calls are repeated
+    fewer times: timing stops once the timed calls have taken ``budget`` seconds (at least one
+    call is timed)."""
     for _ in range(warmup):
         fn()
-    times = []
+    times: list[float] = []
     for _ in range(repeats):
+        if times and sum(times) >= budget:
+            break
         _synchronise()
         start = time.perf_counter()
         fn()

@@ -1,4 +1,6 @@
 """Calibration metrics against hand computations."""
+import time
+
 import pytest
 import torch
 
@@ -31,3 +33,14 @@ def test_relative_calibration_splits_over_and_under_confidence():
     assert result["over"] == pytest.approx(0.1, abs=1e-6)
     assert result["under"] == pytest.approx(0.15, abs=1e-6)
     assert result["gap"] == pytest.approx(0.25, abs=1e-6)
+
+
+def test_median_seconds_repeats_fast_calls_and_stops_slow_ones():
+    from gkd.timing import median_seconds
+
+    calls = []
+    assert median_seconds(lambda: calls.append(1), repeats=5, warmup=1) >= 0
+    assert len(calls) == 6  # one warm-up, five timed
+    slow = []
+    median_seconds(lambda: slow.append(time.sleep(0.05)), repeats=5, warmup=1, budget=0.08)
+    assert len(slow) == 3  # warm-up, then timing stops once 0.08 s are spent (after two calls)
