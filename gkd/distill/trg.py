@@ -71,8 +71,8 @@ class TRG(Distiller):
     contextual map of L_inner, the dynamic temperature of L_global. gkd's choices: tokens L2-
     normalised before the graph (so ``sigma`` has a fixed scale), a linear projector, a linear
     tau_g schedule, the grid alignment, and the defaults (m 16, k 4, sigma 0.5, alpha 1, beta 1,
-    gamma 0.1, T 4, tau 0.5 -> 0.1 over 30 epochs), chosen by a small sweep on digits and
-    CIFAR-10 (see the README). Memory: tokens of one batch, B * m of them; the k-NN graph and
+    gamma 0.1, T 4, tau 0.5 -> 0.1 over 30 epochs): starting values set by hand, not yet
+    swept (see the README's TRG section for what has been measured). Memory: tokens of one batch, B * m of them; the k-NN graph and
     the InfoNCE similarity are (B m)^2 at most (see ``gkd.tokens``).
     """
 
