@@ -52,7 +52,7 @@ class ModelSpec:
 @dataclass
 class TrainConfig:
     """Optimisation settings. ``patience``: epochs without a better validation score before
-    stopping. ``batch_size``: graphs per mini-batch (graph tasks only)."""
+    stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks)."""
 
     epochs: int = 200
     lr: float = 0.01
