@@ -141,3 +141,16 @@ def test_the_real_cifar10_zip_lists_every_image_and_decodes(tmp_path):
         images, labels = _image_folder(sample)["test"]
     assert images.shape == (30, 3, 32, 32) and torch.bincount(labels).tolist() == [3] * 10
     assert 60 < images.float().mean() < 190  # real photographs, not blank
+
+
+def test_cifar10_imagefolder_directory(tmp_path):
+    for part, n in (("train", 20), ("test", 3)):
+        for cls, colour in (("airplane", (250, 0, 0)), ("truck", (0, 0, 250))):
+            folder = tmp_path / "cifar10" / part / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                (folder / f"{i:04d}.jpg").write_bytes(_jpeg(colour))
+    task = load_cifar("cifar10", tmp_path, seed=0)
+    assert task.num_items == 46 and len(task.split["test"]) == 6
+    red = task.data.images[:, 0].float().mean(dim=(1, 2)) > 128
+    assert torch.equal(red, task.labels() == 0)

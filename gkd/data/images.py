@@ -165,8 +165,16 @@ def _zip_members(archive: zipfile.ZipFile) -> dict[str, list[tuple[str, callable
     return members
 
 
+def _stamp(path: Path) -> str:
+    """Size and modification time of a file, or of every JPEG under a folder: a cache of the
+    decoded arrays is rebuilt when they change."""
+    files = [path] if path.is_file() else sorted(path.rglob("*.jpg"))
+    stats = [f.stat() for f in files]
+    return f"{len(stats)}-{sum(s.st_size for s in stats)}-{max((int(s.st_mtime) for s in stats), default=0)}"
+
+
 def _cached_arrays(key: str, source: Path, decode) -> dict[str, tuple[Tensor, Tensor]]:
-    path = cache_dir("images") / f"{key}-{source.stat().st_size}.pt"
+    path = cache_dir("images") / f"{key}-{_stamp(source)}.pt"
     if path.exists():
         return torch.load(path, weights_only=True)
     arrays = decode()
@@ -185,7 +193,7 @@ def _cifar_arrays(name: str, root: Path) -> tuple[Tensor, Tensor, Tensor, Tensor
             return *train, *test, str(python)
         for folder in (root / "cifar10" / "images", root / "cifar10"):
             if (folder / "train").is_dir() and (folder / "test").is_dir():
-                arrays = _cached_arrays("cifar10-folder", folder / "train",
+                arrays = _cached_arrays("cifar10-folder", folder,
                                         lambda f=folder: _image_folder(_folder_members(f)))
                 return *arrays["train"], *arrays["test"], str(folder)
         archive = root / "cifar10" / "cifar10-images.zip"
