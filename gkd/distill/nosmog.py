@@ -62,7 +62,8 @@ class NOSMOG(GLNN):
     def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
                 teacher_logits: Tensor | None) -> None:
         if task.kind != "node":
-            raise MismatchError(f"nosmog distils a GNN into an MLP on a graph's nodes; {task.name!r} is a {task.kind} task")
+            raise MismatchError(f"nosmog distils a GNN into an MLP on a graph's nodes; {task.name!r} is a "
+                                f"{task.kind} task")
         if teacher is None:
             raise ValueError("nosmog needs the teacher model (its hidden layer), not only its logits")
         data = task.data_on(next(student.parameters()).device)

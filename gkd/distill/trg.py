@@ -72,8 +72,8 @@ class TRG(Distiller):
     normalised before the graph (so ``sigma`` has a fixed scale), a linear projector, a linear
     tau_g schedule, the grid alignment, and the defaults (m 16, k 4, sigma 0.5, alpha 1, beta 1,
     gamma 0.1, T 4, tau 0.5 -> 0.1 over 30 epochs): starting values set by hand, not yet
-    swept (see the README's TRG section for what has been measured). Memory: tokens of one batch, B * m of them; the k-NN graph and
-    the InfoNCE similarity are (B m)^2 at most (see ``gkd.tokens``).
+    swept. Memory: the B * m sampled tokens of one batch; the k-NN graph and the InfoNCE
+    similarity are (B m)^2 at most (see ``gkd.tokens``).
     """
 
     name = "trg"
@@ -125,12 +125,14 @@ class TRG(Distiller):
         """(B, m, D_t) projected student tokens and (B, m, D_t) teacher tokens at shared positions."""
         if self.projector is None:
             raise RuntimeError("trg: call prepare() (gkd.fit does) or build() before the first loss")
-        s_tok = patch_tokens(student.hidden[self.student_layer], self.patch if student.hidden[self.student_layer].dim() == 4 else 1)
-        t_tok = patch_tokens(teacher.hidden[self.teacher_layer].detach(),
-                             self.patch if teacher.hidden[self.teacher_layer].dim() == 4 else 1)
-        s_tok, t_tok = align_tokens(s_tok, t_tok)
+        s_tok, t_tok = align_tokens(self._patched(student.hidden[self.student_layer]),
+                                    self._patched(teacher.hidden[self.teacher_layer].detach()))
         positions = sample_positions(s_tok.size(0), s_tok.size(1), self.m, device=s_tok.device)
         return self.projector(gather_tokens(s_tok, positions)), gather_tokens(t_tok, positions)
+
+    def _patched(self, h: Tensor) -> Tensor:
+        """Tokens of one model: ``patch`` x ``patch`` patches of a feature map, a sequence as it is."""
+        return patch_tokens(h, self.patch if h.dim() == 4 else 1)
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
