@@ -87,7 +87,7 @@ def _task(name: str, images: Tensor, labels: Tensor, split: dict[str, Tensor], n
     return Task(name, "image", data, split, num_classes, info=info)
 
 
-def _holdout(labels: Tensor, index: Tensor, count: int, seed: int) -> tuple[Tensor, Tensor]:
+def _holdout(index: Tensor, count: int, seed: int) -> tuple[Tensor, Tensor]:
     """``index`` split into (kept, held out) with ``count`` held out, drawn from ``seed``."""
     order = index[torch.randperm(len(index), generator=torch.Generator().manual_seed(seed))]
     return order[count:].sort().values, order[:count].sort().values
@@ -231,7 +231,7 @@ def load_cifar(name: str, root: Path, seed: int = 0, subset: int | None = None) 
     held_out = min(5000, len(x_train) // 10)
     if subset is not None:
         held_out = min(held_out, max(subset // 5, 1))
-    train, valid = _holdout(labels, train_all, held_out, seed)
+    train, valid = _holdout(train_all, held_out, seed)
     if subset is not None and subset < len(train):
         gen = torch.Generator().manual_seed(seed + 1)
         per_class = max(1, subset // num_classes)

@@ -13,7 +13,7 @@ from ..faithfulness import eval_mode, with_features
 from ..outputs import Outputs
 from .base import Batch, register
 from .glnn import GLNN
-from .representation import sample_rows
+from .representation import sample_pair
 
 if TYPE_CHECKING:
     from ..data.task import Task
@@ -82,11 +82,10 @@ class NOSMOG(GLNN):
         if self.adv_weight > 0 and self.steps > 0 and self.epsilon > 0:
             adversarial = self.terms(self.perturbed_logits(teacher.logits, batch), teacher.logits, batch)
             terms["adv"] = self.adv_weight * sum(adversarial.values())
-        rows = batch.visible.nonzero().view(-1)
-        index = sample_rows(len(rows), self.max_nodes, rows.device)
-        rows = rows if index is None else rows[index]
-        h_s = F.dropout(F.relu(self.projector(student.hidden[-1][rows])), self.dropout, self.training)
-        terms["similarity"] = self.similarity_weight * similarity_gap(h_s, teacher.hidden[-1][rows].detach())
+        v = batch.visible
+        h_s, h_t = sample_pair(student.hidden[-1][v], teacher.hidden[-1][v].detach(), self.max_nodes)
+        h_s = F.dropout(F.relu(self.projector(h_s)), self.dropout, self.training)
+        terms["similarity"] = self.similarity_weight * similarity_gap(h_s, h_t)
         return terms
 
     def perturbed_logits(self, teacher_logits: Tensor, batch: Batch) -> Tensor:
