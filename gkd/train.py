@@ -178,7 +178,7 @@ def _graph_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
         teacher = None
         if s.teacher_logits is not None:
             teacher = _graph_teacher_outputs(s, data)
-        terms = _step(s, data, teacher, Batch(data, y, ones, ones, s.task.objective, epoch))
+        terms = _step(s, data, teacher, Batch(data, y, ones, ones, s.task.objective, epoch, s.config.epochs))
         for key, value in terms.items():
             totals[key] = totals.get(key, 0.0) + value * rows
         count += rows
@@ -207,7 +207,7 @@ def _image_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
             else:
                 teacher = Outputs(s.teacher_logits[index.to(s.device)])
         ones = torch.ones(rows, dtype=torch.bool, device=s.device)
-        terms = _step(s, x, teacher, Batch(x, y, ones, ones, s.task.objective, epoch))
+        terms = _step(s, x, teacher, Batch(x, y, ones, ones, s.task.objective, epoch, s.config.epochs))
         for key, value in terms.items():
             totals[key] = totals.get(key, 0.0) + value * rows
     return {key: value / max(len(order), 1) for key, value in totals.items()}

@@ -91,6 +91,23 @@ def test_trg_weights_scale_their_terms():
         assert values[2.0][key] == pytest.approx(2 * values[1.0][key], rel=1e-5)
 
 
+def test_trg_anneals_tau_over_the_run_budget_unless_told(monkeypatch):
+    import gkd.distill.trg as trg_module
+
+    seen = []
+    monkeypatch.setattr(trg_module, "contrastive_loss", lambda s, t, tau: seen.append(tau) or s.sum() * 0)
+    torch.manual_seed(0)
+    task = _toy_images()
+    teacher = ModelSpec("resnet", hidden=8, num_layers=1).build(task).eval()
+    student = ModelSpec("resnet", hidden=4, num_layers=1).build(task)
+    x = task.data.batch(torch.arange(8))
+    for options in ({}, {"anneal_epochs": 40}):
+        trg = get("trg", tau_start=0.5, tau_end=0.1, **options)
+        trg.build(student(x), teacher(x))
+        trg(student(x), teacher(x), _batch(x, task.data.labels[:8], epoch=10, epochs=20))
+    assert seen == [pytest.approx(0.3), pytest.approx(0.4)]
+
+
 def test_trg_refuses_a_node_task():
     from gkd.data import load
 
@@ -101,8 +118,8 @@ def test_trg_refuses_a_node_task():
         get("trg").prepare(task=task, student=student, teacher=teacher, teacher_logits=None)
 
 
-def _batch(x, y):
+def _batch(x, y, epoch: int = 0, epochs: int = 0):
     from gkd.distill import Batch
 
     ones = torch.ones(len(y), dtype=torch.bool)
-    return Batch(x, y, ones, ones)
+    return Batch(x, y, ones, ones, epoch=epoch, epochs=epochs)

@@ -28,8 +28,9 @@ class Batch:
     ``y``: targets, one per row. ``labelled``: rows whose label the student may learn from (the
     training rows). ``visible``: rows whose teacher output the student may learn from (every
     node the teacher saw in a transductive node task; the batch's graphs in a graph task).
-    ``objective``: ``multiclass`` or ``binary`` (see ``Task``). ``epoch``: 0-based, for
-    methods with warm-up schedules. ``data``: the graph or graph batch the models ran on.
+    ``objective``: ``multiclass`` or ``binary`` (see ``Task``). ``epoch``: 0-based, and
+    ``epochs``: the run's epoch budget (0: unknown), for methods with schedules. ``data``: the
+    graph or graph batch the models ran on.
     """
 
     data: Data
@@ -38,6 +39,7 @@ class Batch:
     visible: Tensor
     objective: str = "multiclass"
     epoch: int = 0
+    epochs: int = 0
 
 
 class Distiller(nn.Module):

@@ -64,7 +64,8 @@ class TRG(Distiller):
         neighbours in the teacher's token graph; see ``local_loss``)
       + gamma * L_global (InfoNCE between projected student tokens and teacher tokens: the same
         token is the positive, the batch's other sampled tokens the negatives; temperature tau_g
-        falling linearly from ``tau_start`` to ``tau_end`` over ``anneal_epochs``: coarse
+        falling linearly from ``tau_start`` to ``tau_end`` over ``anneal_epochs`` (default:
+        the run's epoch budget): coarse
         structure early, finer later).
 
     From the paper: the three relational terms, the k-NN token graph with Gaussian weights, the
@@ -84,7 +85,7 @@ class TRG(Distiller):
     def __init__(self, alpha: float = 1.0, beta: float = 1.0, gamma: float = 0.1, temperature: float = 4.0,
                  kd_weight: float = 1.0, m: int | None = 16, k: int = 4, sigma: float = 0.5,
                  local_temperature: float = 1.0, tau_start: float = 0.5, tau_end: float = 0.1,
-                 anneal_epochs: int = 30, patch: int = 1, teacher_layer: int = -1, student_layer: int = -1):
+                 anneal_epochs: int | None = None, patch: int = 1, teacher_layer: int = -1, student_layer: int = -1):
         super().__init__()
         if k < 1 or (m is not None and m < 2):
             raise ValueError(f"trg: need k >= 1 and m >= 2 tokens per image, got k={k}, m={m}")
@@ -140,7 +141,8 @@ class TRG(Distiller):
         s, t = self.tokens(student, teacher)
         flat_s, flat_t = s.reshape(-1, s.size(-1)), t.reshape(-1, t.size(-1))
         k = min(self.k, flat_t.size(0) - 1)
-        tau = global_temperature(batch.epoch, self.tau_start, self.tau_end, self.anneal_epochs)
+        anneal = self.anneal_epochs if self.anneal_epochs is not None else batch.epochs
+        tau = global_temperature(batch.epoch, self.tau_start, self.tau_end, anneal)
         return {
             "ce": supervised_loss(student.logits[m], batch.y[m], batch.objective),
             "kd": self.kd_weight * T * T * soft_target_kl(student.logits, teacher.logits, T, batch.objective),
