@@ -168,3 +168,15 @@ def protocol(dataset: str, epochs: int | None = None) -> Protocol:
     return replace(base, teacher_config=replace(base.teacher_config, epochs=epochs),
                    student_config=replace(base.student_config, epochs=epochs),
                    student_overrides={k: replace(v, epochs=epochs) for k, v in base.student_overrides.items()})
+
+
+def capped(proto: Protocol, max_epochs: int) -> Protocol:
+    """``proto`` with every epoch budget (teacher, students, own students) at most ``max_epochs``
+    and patience no longer than the budget: ``--budget`` for a quick look."""
+    def cap(config: TrainConfig) -> TrainConfig:
+        epochs = min(config.epochs, max_epochs)
+        return replace(config, epochs=epochs, patience=min(config.patience, epochs))
+
+    return replace(proto, teacher_config=cap(proto.teacher_config), student_config=cap(proto.student_config),
+                   student_overrides={k: cap(v) for k, v in proto.student_overrides.items()},
+                   other_teachers={k: (spec, cap(c)) for k, (spec, c) in proto.other_teachers.items()})

@@ -1,62 +1,88 @@
 """python -m benchmarks.run: train a teacher per (dataset, seed), distil it into each student with
-each method, and report test metric, gap closed and inference speed-up.
+each method, and report test metric, gap closed, costs and inference speed-up.
+
+    python -m benchmarks.run --suite quick                  # embedded data, minutes
+    python -m benchmarks.run --suite survey --dataset cora,citeseer --root ../shared/datasets
+    python -m benchmarks.run --dataset cora --methods none,kd,glnn --setting inductive
+    python -m benchmarks.run --report results/              # tables and plots again, no training
 
 With no argument: the embedded synthetic node and graph tasks, methods none/kd/glnn, 3 seeds.
-Results are appended atomically to ``<out>/results.jsonl`` as each run finishes; a rerun with the
-same ``--out`` skips the runs already there, so an interrupted benchmark resumes.
+Suites: quick, node, graph, vision, survey (``benchmarks.suites``); a dataset whose files are
+absent is reported and skipped. Results are appended atomically to ``<out>/results.jsonl`` as each
+run finishes; a rerun with the same ``--out`` skips the runs already there (keyed by dataset,
+split, setting, teacher, student, method, seed, epochs and subset), so an interrupted benchmark
+resumes. A failing run is recorded with its error and the rest goes on.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
-import traceback
-from dataclasses import replace
 from pathlib import Path
 
 import gkd
 from gkd import data as gkd_data
 from gkd import distill as gkd_distill
-from gkd.errors import DataNotFoundError, GkdError, UnknownNameError
+from gkd.data.inductive import hold_out_test_nodes
+from gkd.errors import DataNotFoundError, UnknownNameError
 from gkd.io import append_jsonl, atomic_write_text, read_jsonl
-from gkd.faithfulness import faithful_share
-from gkd.metrics import expected_calibration_error, relative_calibration
-from gkd.models import count_parameters
 from gkd.timing import median_seconds
 
-from .protocols import PROTOCOLS, protocol
-from .report import failures, markdown, summarise, to_csv
+from .protocols import PROTOCOLS, Protocol, capped, protocol
+from .report import write_reports
+from .single import student_run, teacher_scores
+from .suites import DEFAULT_SEEDS, SUITES, Entry, suite
 
 DEFAULT_DATASETS = ["synthetic", "synthetic-graphs"]
 DEFAULT_METHODS = ["none", "kd", "glnn"]
+SETTINGS = ("transductive", "inductive")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default=",".join(DEFAULT_DATASETS),
-                        help=f"comma-separated; one of: {', '.join(sorted(PROTOCOLS))}")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+    parser.add_argument("--suite", default=None, help=f"one of: {', '.join(sorted(SUITES))}")
+    parser.add_argument("--dataset", default=None,
+                        help=f"comma-separated; one of: {', '.join(sorted(PROTOCOLS))} (with --suite: only these)")
+    parser.add_argument("--methods", default=None,
                         help=f"comma-separated; each one of: {', '.join(gkd_distill.available())}, "
-                             f"or a combination such as glnn+srd")
+                             f"or a combination such as glnn+srd (with --suite: only these)")
     parser.add_argument("--teacher", default=None,
                         help="teacher model name (default: the protocol's; e.g. gcn on the citation sets)")
     parser.add_argument("--students", default=None,
                         help="comma-separated model names: only these of the protocol's students (e.g. mlp)")
-    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    parser.add_argument("--setting", default="transductive", choices=SETTINGS,
+                        help="node tasks: inductive hides 20%% of the test nodes from training (GLNN)")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; a suite's own)")
     parser.add_argument("--seed-start", type=int, default=0,
                         help="first seed: runs seeds S..S+N-1 (to spread seeds over processes)")
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epoch budget")
     parser.add_argument("--subset", type=int, default=None,
                         help="CIFAR: train on this many training images (class-balanced), for a CPU budget")
+    parser.add_argument("--budget", type=parse_budget, default=None, metavar="epochs=N,subset=M",
+                        help="a quick look: cap every epoch budget at N and image training sets at M")
     parser.add_argument("--root", default=None, help="data root (default: $GKD_DATA_ROOT or ./datasets)")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
+    parser.add_argument("--report", default=None, metavar="DIR",
+                        help="rewrite DIR's tables and plots from its saved results; no training")
     parser.add_argument("--download", action="store_true", help="download missing OGB / Planetoid data")
     parser.add_argument("--no-cache", action="store_true", help="retrain teachers instead of using the cache")
     parser.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
     parser.add_argument("--device", default="cpu", help="torch device for training and timing (e.g. cuda)")
     return parser.parse_args(argv)
+
+
+def parse_budget(text: str) -> dict[str, int]:
+    """``"epochs=20,subset=2000"`` -> ``{"epochs": 20, "subset": 2000}`` (either may be left out)."""
+    budget = {}
+    for part in text.split(","):
+        key, _, value = part.partition("=")
+        if key.strip() not in ("epochs", "subset") or not value.strip().isdigit() or int(value) < 1:
+            raise argparse.ArgumentTypeError(f"--budget takes epochs=N and/or subset=M (positive integers); got {text!r}")
+        budget[key.strip()] = int(value)
+    return budget
 
 
 def _names(text: str, valid: list[str], kind: str) -> list[str]:
@@ -69,69 +95,138 @@ def _names(text: str, valid: list[str], kind: str) -> list[str]:
     return names
 
 
+def entries_from_args(args: argparse.Namespace) -> list[Entry]:
+    """The runs asked for: a suite (narrowed by --dataset / --methods) or datasets x methods."""
+    datasets = _names(args.dataset, sorted(PROTOCOLS), "dataset") if args.dataset else None
+    methods = _names(args.methods, gkd_distill.available(), "method") if args.methods else None
+    if args.suite is not None:
+        chosen = [dataclasses.replace(e, methods=tuple(m for m in e.methods if m in methods)) if methods else e
+                  for e in suite(args.suite, datasets)]
+        return [e for e in chosen if e.methods]
+    students = tuple(n.strip() for n in args.students.split(",") if n.strip()) if args.students else None
+    return [Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students, setting=args.setting)
+            for d in datasets or DEFAULT_DATASETS]
+
+
+def resolve(entry: Entry, args: argparse.Namespace) -> Protocol:
+    """The protocol an entry runs under: its teacher, students and split, the epoch override or
+    budget cap applied."""
+    proto = protocol(entry.dataset, args.epochs).with_teacher(entry.teacher).with_students(
+        list(entry.students) if entry.students else None)
+    if entry.split is not None:
+        proto = dataclasses.replace(proto, split=entry.split)
+    budget = args.budget or {}
+    return capped(proto, budget["epochs"]) if "epochs" in budget else proto
+
+
+def resolved(entry: Entry, args: argparse.Namespace) -> Entry:
+    """``entry`` with its teacher's model label and its split filled in, as the records name them
+    (what the survey table matches results by)."""
+    proto = resolve(entry, args)
+    return dataclasses.replace(entry, teacher=proto.teacher.label(), split=proto.split)
+
+
+def subset_of(args: argparse.Namespace) -> int | None:
+    caps = [v for v in (args.subset, (args.budget or {}).get("subset")) if v is not None]
+    return min(caps) if caps else None
+
+
 def run_key(record: dict) -> str:
     fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset")
-    return json.dumps({f: record.get(f) for f in fields}, sort_keys=True)
+    key = {f: record.get(f) for f in fields}
+    key["setting"] = record.get("setting", "transductive")
+    return json.dumps(key, sort_keys=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report is not None:
+        return report_only(Path(args.report))
     try:
-        datasets = _names(args.dataset, sorted(PROTOCOLS), "dataset")
-        methods = _names(args.methods, gkd_distill.available(), "method")
+        entries = entries_from_args(args)
+        for entry in entries:
+            resolve(entry, args)  # unknown teachers / students fail before any training
     except UnknownNameError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.suite, 3)
     out = Path(args.out)
     results_path = out / "results.jsonl"
     done = {run_key(r) for r in read_jsonl(results_path) if r.get("status") == "ok"}
     started = time.perf_counter()
-    for dataset in datasets:
+    wanted = []
+    for entry in entries:
         try:
-            run_dataset(dataset, methods, args, results_path, done)
+            wanted += run_entry(entry, args, range(args.seed_start, args.seed_start + seeds), results_path, done)
         except DataNotFoundError as exc:
-            print(f"[{dataset}] skipped, data not found: {exc}", file=sys.stderr)
-        except UnknownNameError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-    teachers = {d: protocol(d).with_teacher(args.teacher).teacher.label() for d in datasets}
-    records = [r for r in read_jsonl(results_path)
-               if r["dataset"] in datasets and r["method"] in methods and r["teacher"] == teachers[r["dataset"]]]
-    rows = summarise(records)
-    table = markdown(rows)
-    atomic_write_text(table, out / "summary.md")
-    atomic_write_text(to_csv(rows), out / "summary.csv")
-    print(table)
-    for line in failures(records):
-        print(f"failed: {line}", file=sys.stderr)
-    print(f"total {time.perf_counter() - started:.1f} s; results in {out}/ (results.jsonl, summary.md, summary.csv)")
+            print(f"[{entry.dataset}] skipped, data not found: {exc}", file=sys.stderr)
+    labelled = [resolved(e, args) for e in entries]
+    plan = {"suite": args.suite, "entries": [dataclasses.asdict(e) for e in labelled], "keys": sorted(set(wanted))}
+    atomic_write_text(json.dumps(plan, indent=1), out / "plan.json")
+    write_reports(out, [r for r in read_jsonl(results_path) if run_key(r) in set(wanted)], labelled)
+    print(f"total {time.perf_counter() - started:.1f} s; results in {out}/ (results.jsonl, summary.md, "
+          f"summary.csv, summary.jsonl)")
     return 0
 
 
-def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, results_path: Path, done: set[str]) -> None:
-    students = [n.strip() for n in args.students.split(",") if n.strip()] if args.students else None
-    proto = protocol(dataset, args.epochs).with_teacher(args.teacher).with_students(students)
-    split = proto.split if proto.split in ("public", "cpf") else "public"
-    for seed in range(args.seed_start, args.seed_start + args.seeds):
-        task = gkd_data.load(dataset, args.root, split=split, seed=seed, download=args.download, subset=args.subset)
-        tconfig = _run_config(proto.teacher_config, args)
-        teacher = gkd.train_teacher(task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
-        test_index = task.split["test"]
-        teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, task, tconfig, test_index))
-        print(f"[{dataset} seed {seed}] teacher {proto.teacher.label()}: test {teacher.scores['test']:.4f}"
-              f"{' (cached)' if teacher.from_cache else ''}", flush=True)
-        for student_spec, method in _pairs(proto, methods, task):
+def report_only(folder: Path) -> int:
+    """Tables and plots again from ``folder``'s results: the runs its last plan named (all of
+    them when there is no plan)."""
+    results = read_jsonl(folder / "results.jsonl")
+    if not results:
+        print(f"error: no results in {folder}/results.jsonl", file=sys.stderr)
+        return 2
+    plan_path = folder / "plan.json"
+    if plan_path.exists():
+        plan = json.loads(plan_path.read_text())
+        keys = set(plan["keys"])
+        results = [r for r in results if run_key(r) in keys]
+        entries = [Entry(**{**e, "methods": tuple(e["methods"]),
+                            "students": tuple(e["students"]) if e["students"] else None,
+                            "paper_pair": tuple(e["paper_pair"]) if e["paper_pair"] else None})
+                   for e in plan["entries"]]
+    else:
+        entries = []
+    write_reports(folder, results, entries)
+    return 0
+
+
+def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path: Path, done: set[str]) -> list[str]:
+    """Every (seed, student, method) run of one entry not already in ``done``; returns the keys of
+    all its runs, finished now or before."""
+    proto = resolve(entry, args)
+    subset = subset_of(args)
+    keys = []
+    for seed in seeds:
+        task = gkd_data.load(entry.dataset, args.root, split=proto.split if proto.split in ("public", "cpf") else "public",
+                             seed=seed, download=args.download, subset=subset)
+        split = hold_out_test_nodes(task, 0.2, seed) if entry.setting == "inductive" else None
+        train_task = split.observed if split is not None else task
+        pairs = _pairs(proto, entry.methods, task)
+        records = []
+        for student_spec, method in pairs:
             sconfig = _run_config(proto.config_for(student_spec), args)
             record = {
-                "dataset": dataset, "split": proto.split, "teacher": proto.teacher.label(),
-                "student": student_spec.label(), "method": method, "seed": seed,
-                "epochs": sconfig.epochs, "metric": task.metric,
+                "dataset": entry.dataset, "split": proto.split, "setting": entry.setting,
+                "teacher": proto.teacher.label(), "student": student_spec.label(), "method": method,
+                "seed": seed, "epochs": sconfig.epochs, "metric": task.metric,
             }
-            if args.subset is not None and task.kind == "image":
-                record["subset"] = args.subset
-            if run_key(record) in done:
-                continue
-            record.update(_one_run(task, teacher, student_spec, method, sconfig, seed, teacher_infer))
+            if subset is not None and task.kind == "image":
+                record["subset"] = subset
+            keys.append(run_key(record))
+            if run_key(record) not in done:
+                records.append((student_spec, method, sconfig, record))
+        if not records:
+            continue
+        tconfig = _run_config(proto.teacher_config, args)
+        teacher = gkd.train_teacher(train_task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
+        teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, train_task, tconfig, train_task.split["test"]))
+        teacher_record = teacher_scores(teacher, tconfig, split)
+        print(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
+              f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}", flush=True)
+        for student_spec, method, sconfig, record in records:
+            record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
+                                      teacher_record, split))
             append_jsonl(record, results_path)
             if record["status"] == "ok":
                 done.add(run_key(record))
@@ -139,9 +234,10 @@ def run_dataset(dataset: str, methods: list[str], args: argparse.Namespace, resu
                       f"({record['train_seconds']:.1f} s)", flush=True)
             else:
                 print(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}", flush=True)
+    return keys
 
 
-def _pairs(proto, methods: list[str], task) -> list[tuple]:
+def _pairs(proto: Protocol, methods: tuple[str, ...], task) -> list[tuple]:
     """(student, method) runs: every protocol student with every method built for the task's
     kind (``Distiller.kinds``), except methods that bring their own student architecture (CPF,
     NOSMOG), which run once with it."""
@@ -158,53 +254,8 @@ def _pairs(proto, methods: list[str], task) -> list[tuple]:
     return sorted(pairs, key=lambda pair: proto.students.index(pair[0]) if pair[0] in proto.students else len(proto.students))
 
 
-def _one_run(task, teacher, student_spec, method, config, seed, teacher_infer) -> dict:
-    try:
-        result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed)
-        test_index = task.split["test"]
-        student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
-        return {
-            "status": "ok", "test": result.scores["test"], "valid": result.scores["valid"],
-            **_calibration(task, result.logits, teacher.logits),
-            **_faithfulness(task, teacher.model, result.model, seed),
-            "best_epoch": result.best_epoch, "train_seconds": result.train_seconds,
-            "teacher_test": teacher.scores["test"], "teacher_valid": teacher.scores["valid"],
-            "student_params": count_parameters(result.model), "teacher_params": count_parameters(teacher.model),
-            "student_infer_s": student_infer, "teacher_infer_s": teacher_infer,
-        }
-    except (GkdError, RuntimeError, ValueError) as exc:
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                "traceback": traceback.format_exc(limit=5)}
-
-
-def _calibration(task, student_logits, teacher_logits) -> dict:
-    """ECE of both models and the student's calibration relative to the teacher, on the test set
-    (multiclass tasks; softmax confidence means nothing for independent binary tasks)."""
-    if task.objective != "multiclass":
-        return {}
-    test = task.split["test"]
-    y = task.labels()[test]
-    relative = relative_calibration(student_logits[test], teacher_logits[test])
-    return {
-        "ece": expected_calibration_error(student_logits[test], y),
-        "teacher_ece": expected_calibration_error(teacher_logits[test], y),
-        "relcal_gap": relative["gap"], "relcal_over": relative["over"], "relcal_under": relative["under"],
-    }
-
-
-def _faithfulness(task, teacher_model, student_model, seed: int) -> dict:
-    """Empirical (PGD) share of the test nodes the teacher gets right where the student stays
-    faithful to it, at gkd's default epsilon and delta (node tasks with a softmax)."""
-    if task.kind != "node" or task.objective != "multiclass":
-        return {}
-    device = next(student_model.parameters()).device
-    data = task.data if task.data.x.device == device else task.data.clone().to(device)
-    share = faithful_share(teacher_model, student_model, data, task.split["test"].to(device), data.y, seed=seed)
-    return {"faithful_share": share}
-
-
 def _run_config(config: gkd.TrainConfig, args: argparse.Namespace) -> gkd.TrainConfig:
-    return replace(config, progress=args.progress, device=args.device)
+    return dataclasses.replace(config, progress=args.progress, device=args.device)
 
 
 if __name__ == "__main__":

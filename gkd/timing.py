@@ -31,3 +31,49 @@ def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, 
         _synchronise()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+class PeakMemory:
+    """Peak memory of a block of work, in MiB: ``with PeakMemory(device) as peak: ...`` then
+    ``peak.mib``. On a GPU, the most memory torch allocated on it; on a CPU, the process's peak
+    resident set (Linux ``VmHWM``), reset at the start of the block through
+    ``/proc/self/clear_refs``. ``mib`` is None where the platform cannot reset or read the peak
+    (then no per-run figure is honest)."""
+
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+        self.mib: float | None = None
+        self._resettable = False
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        else:
+            self._resettable = _reset_peak_rss()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            self.mib = torch.cuda.max_memory_allocated(self.device) / 2**20
+        elif self._resettable:
+            self.mib = _peak_rss_mib()
+
+
+def _reset_peak_rss() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return _peak_rss_mib() is not None
+    except OSError:
+        return False
+
+
+def _peak_rss_mib() -> float | None:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None

@@ -61,6 +61,20 @@ def make_arxiv(root: Path) -> Path:
     return folder
 
 
+def make_products(root: Path) -> Path:
+    """ogbn-products in OGB's layout: the arxiv fixture's graph, 100 features, 47 classes, the
+    sales-ranking split, no node years."""
+    folder = root / "ogb" / "ogbn_products"
+    raw = folder / "raw"
+    write_csv(raw / "edge.csv.gz", np.asarray(ARXIV_EDGES, dtype=np.int64))
+    write_csv(raw / "node-feat.csv.gz", torch.randn(12, 100, generator=torch.Generator().manual_seed(1)).numpy())
+    write_csv(raw / "node-label.csv.gz", (np.asarray(ARXIV_LABELS, dtype=np.int64) % 47)[:, None])
+    write_csv(raw / "num-node-list.csv.gz", np.asarray([[12]]))
+    write_csv(raw / "num-edge-list.csv.gz", np.asarray([[len(ARXIV_EDGES)]]))
+    write_split(folder, "sales_ranking", ARXIV_SPLIT)
+    return folder
+
+
 def mol_features(seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     atoms = np.stack([rng.integers(0, d, sum(MOL_NODES)) for d in get_atom_feature_dims()], axis=1)
@@ -115,6 +129,33 @@ def test_node_fixture_values(tmp_path: Path) -> None:
     assert task.info["num_edges_in_file"] == 11 and task.info["symmetrised"] is True
     assert task.info["num_edges"] == 20 and task.info["split_type"] == "time"
     assert listing(root) == before, "the data root must stay untouched"
+
+
+def test_products_fixture_values(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    make_products(root)
+    task = load_ogb_node("ogbn-products", root)
+    assert task.data.num_nodes == 12 and task.data.x.shape == (12, 100)
+    assert task.num_classes == 47 and task.evaluator == "ogbn-products"
+    assert task.info["split_type"] == "sales_ranking" and task.data.edge_index.size(1) == 20
+    assert {k: v.tolist() for k, v in task.split.items()} == ARXIV_SPLIT
+
+
+def test_node_suite_runs_both_ogb_node_sets_from_fixtures(tmp_path: Path) -> None:
+    from benchmarks.run import main
+    from gkd.io import read_jsonl
+
+    root = tmp_path / "data"
+    make_arxiv(root)
+    make_products(root)
+    out = tmp_path / "out"
+    assert main(["--suite", "node", "--dataset", "ogbn-arxiv,ogbn-products", "--methods", "none,glnn",
+                 "--seeds", "1", "--budget", "epochs=2", "--root", str(root), "--out", str(out)]) == 0
+    records = read_jsonl(out / "results.jsonl")
+    runs = {(r["dataset"], r["setting"], r["method"]) for r in records if r["status"] == "ok"}
+    assert runs == {(d, s, m) for d in ("ogbn-arxiv", "ogbn-products") for s in ("transductive", "inductive")
+                    for m in ("none", "glnn")}
+    assert all(r["split"] == "official" and r["peak_mib"] > 0 and r["student_infer_s"] > 0 for r in records)
 
 
 def test_node_cache_hit_and_invalidation(tmp_path: Path, _cache: Path) -> None:

@@ -1,0 +1,94 @@
+"""One benchmark run: a student distilled from a trained teacher, scored, with its costs.
+
+Cost figures per run: training wall time, peak memory (``gkd.timing.PeakMemory``: the process's
+peak resident set on a CPU, allocated memory on a GPU), student and teacher parameters, and
+inference time of both on the full evaluation set (same device, warm, median of several runs).
+In GLNN's inductive setting the scores are those of the held-out test nodes on the full graph,
+with the observed test nodes' score (``test_tran``) and the production mix beside them.
+"""
+from __future__ import annotations
+
+import traceback
+
+import gkd
+from gkd.data.inductive import InductiveSplit
+from gkd.data.task import Task
+from gkd.errors import GkdError
+from gkd.faithfulness import faithful_share
+from gkd.metrics import expected_calibration_error, relative_calibration, score_rows
+from gkd.models import count_parameters
+from gkd.timing import PeakMemory, median_seconds
+
+
+def held_out_score(model, split: InductiveSplit, config: gkd.TrainConfig) -> float:
+    """A model trained on the observed graph, scored on the held-out nodes of the full graph."""
+    held = split.full.split["test"]
+    return score_rows(split.full, gkd.predict(model, split.full, config, held), held)
+
+
+def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: InductiveSplit | None) -> dict:
+    """The teacher's test (and, inductive, observed-test and production) scores for the record."""
+    if split is None:
+        return {"teacher_test": teacher.scores["test"], "teacher_valid": teacher.scores["valid"]}
+    ind = held_out_score(teacher.model, split, config)
+    return {"teacher_test": ind, "teacher_valid": teacher.scores["valid"],
+            "teacher_test_tran": teacher.scores["test"], "teacher_test_prod": split.production(teacher.scores["test"], ind)}
+
+
+def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, config: gkd.TrainConfig, seed: int,
+                teacher_infer: float, teacher_record: dict, split: InductiveSplit | None = None) -> dict:
+    """Train one student and return its record fields; a failure becomes ``status: failed`` with
+    the error, so a suite goes on."""
+    try:
+        with PeakMemory(config.device) as peak:
+            result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed)
+        test_index = task.split["test"]
+        student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
+        scores = {"test": result.scores["test"], "valid": result.scores["valid"]}
+        if split is not None:
+            ind = held_out_score(result.model, split, config)
+            scores.update(test=ind, test_tran=result.scores["test"], test_prod=split.production(result.scores["test"], ind))
+        return {
+            "status": "ok", **scores,
+            **calibration(task, result.logits, teacher.logits),
+            **faithfulness(task, teacher.model, result.model, seed),
+            "best_epoch": result.best_epoch, "train_seconds": result.train_seconds, "peak_mib": peak.mib,
+            "curve": learning_curve(result.history),
+            **teacher_record,
+            "student_params": count_parameters(result.model), "teacher_params": count_parameters(teacher.model),
+            "student_infer_s": student_infer, "teacher_infer_s": teacher_infer,
+        }
+    except (GkdError, RuntimeError, ValueError) as exc:
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(limit=5)}
+
+
+def learning_curve(history: list[dict]) -> list[list[float]]:
+    """[epoch, training loss (the sum of the method's weighted terms), validation score] per epoch."""
+    return [[h["epoch"], sum(v for k, v in h.items() if k not in ("epoch", "valid")), h["valid"]] for h in history]
+
+
+def calibration(task: Task, student_logits, teacher_logits) -> dict:
+    """ECE of both models and the student's calibration relative to the teacher, on the test set
+    (multiclass tasks; softmax confidence means nothing for independent binary tasks)."""
+    if task.objective != "multiclass":
+        return {}
+    test = task.split["test"]
+    y = task.labels()[test]
+    relative = relative_calibration(student_logits[test], teacher_logits[test])
+    return {
+        "ece": expected_calibration_error(student_logits[test], y),
+        "teacher_ece": expected_calibration_error(teacher_logits[test], y),
+        "relcal_gap": relative["gap"], "relcal_over": relative["over"], "relcal_under": relative["under"],
+    }
+
+
+def faithfulness(task: Task, teacher_model, student_model, seed: int) -> dict:
+    """Empirical (PGD) share of the test nodes the teacher gets right where the student stays
+    faithful to it, at gkd's default epsilon and delta (node tasks with a softmax)."""
+    if task.kind != "node" or task.objective != "multiclass":
+        return {}
+    device = next(student_model.parameters()).device
+    data = task.data if task.data.x.device == device else task.data.clone().to(device)
+    share = faithful_share(teacher_model, student_model, data, task.split["test"].to(device), data.y, seed=seed)
+    return {"faithful_share": share}

@@ -1,0 +1,88 @@
+"""Named benchmark suites: which datasets, methods and protocol options ``--suite NAME`` runs.
+
+Every entry runs under its dataset's protocol (``benchmarks.protocols``): the same splits, seeds,
+epoch budget and early stopping for every method, the teacher trained once per (dataset,
+teacher, seed) and shared through the cache. ``survey`` runs each method under its own paper's
+protocol and names the paper, so the report can put the published figure beside ours
+(``benchmarks.published``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gkd.errors import UnknownNameError
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One dataset of a suite. ``teacher`` / ``students``: a protocol's other teacher or a subset
+    of its students (None: the protocol's own). ``split``: overrides the protocol's split (a
+    paper's own, e.g. ``public`` for KRD). ``setting``: ``transductive`` or ``inductive`` (GLNN's:
+    20% of the test nodes hidden from training, see ``gkd.data.inductive``). ``paper``: whose
+    protocol this is, the key of its published figures; ``paper_pair``: the (teacher, student)
+    as that paper names them, where it reports several pairs on one dataset."""
+
+    dataset: str
+    methods: tuple[str, ...]
+    teacher: str | None = None
+    students: tuple[str, ...] | None = None
+    split: str | None = None
+    setting: str = "transductive"
+    paper: str | None = None
+    paper_pair: tuple[str, str] | None = None
+
+
+CITATION = ("cora", "citeseer", "pubmed")
+OGB_NODE = ("ogbn-arxiv", "ogbn-products")
+NODE_METHODS = ("none", "kd", "glnn", "dkd", "rld", "cpf", "krd", "faithful", "fitnet", "srd", "lsp", "gcrd", "nosmog")
+INDUCTIVE_METHODS = ("none", "kd", "glnn")  # methods whose student runs on unseen nodes without retraining
+GRAPH_METHODS = ("none", "kd", "dkd", "fitnet", "srd", "lsp", "gcrd", "rkd")
+VISION_METHODS = ("none", "kd", "dkd", "rld", "srd", "rkd", "trg")
+
+
+def _node() -> tuple[Entry, ...]:
+    entries = []
+    for dataset in CITATION + OGB_NODE:
+        entries.append(Entry(dataset, NODE_METHODS, students=("mlp",)))
+        entries.append(Entry(dataset, INDUCTIVE_METHODS, students=("mlp",), setting="inductive"))
+    return tuple(entries)
+
+
+def _survey() -> tuple[Entry, ...]:
+    """The graph-KD survey's three families, each method under its paper's protocol on the sets
+    gkd holds: GLNN and NOSMOG (CPF split, SAGE teacher, MLP student; GLNN also inductive), CPF
+    (CPF split, GCN teacher), KRD (public split), the intermediate-layer methods of G-CRD's
+    comparison (OGB official split, GIN-E teacher, GCN student of 15K parameters)."""
+    entries = []
+    for dataset in CITATION + OGB_NODE:
+        entries.append(Entry(dataset, ("none", "glnn"), students=("mlp",), paper="GLNN"))
+        entries.append(Entry(dataset, ("none", "glnn"), students=("mlp",), setting="inductive", paper="GLNN"))
+        entries.append(Entry(dataset, ("nosmog",), paper="NOSMOG"))
+    for dataset in CITATION:
+        # gkd's CPF student defaults to one free confidence per node: CPF's "tra" parameterisation
+        entries.append(Entry(dataset, ("cpf",), teacher="gcn", paper="CPF", paper_pair=("GCN", "CPF-tra")))
+        entries.append(Entry(dataset, ("none", "kd", "krd"), students=("mlp",), split="public", paper="KRD"))
+    entries.append(Entry("ogbg-molhiv", ("none", "kd", "fitnet", "lsp", "gcrd"), teacher="gine5x64",
+                         students=("gcn2x53",), paper="G-CRD", paper_pair=("GIN-E 5L", "GCN 2L (15K)")))
+    return tuple(entries)
+
+
+SUITES: dict[str, tuple[Entry, ...]] = {
+    "quick": (Entry("synthetic", ("none", "kd", "glnn")), Entry("synthetic-graphs", ("none", "kd", "glnn")),
+              Entry("digits", ("none", "kd", "trg"))),
+    "node": _node(),
+    "graph": tuple(Entry(d, GRAPH_METHODS) for d in ("ogbg-molhiv", "ogbg-molpcba")),
+    "vision": tuple(Entry(d, VISION_METHODS) for d in ("digits", "cifar10", "cifar100")),
+    "survey": _survey(),
+}
+
+# seeds a suite runs when ``--seeds`` is not given (the quick suite's budget is minutes)
+DEFAULT_SEEDS = {"quick": 2}
+
+
+def suite(name: str, datasets: list[str] | None = None) -> tuple[Entry, ...]:
+    """The entries of suite ``name``, only those on ``datasets`` when given."""
+    if name not in SUITES:
+        raise UnknownNameError("suite", name, sorted(SUITES))
+    entries = SUITES[name]
+    return entries if not datasets else tuple(e for e in entries if e.dataset in datasets)
