@@ -36,11 +36,12 @@ def _matplotlib() -> Any:
 
 
 def _new_figure(ncols: int, width: float, height: float) -> tuple[Any, list[Any]]:
-    """A figure with ``ncols`` panels in a row, on the Agg canvas (no display needed)."""
+    """A figure with ``ncols`` panels in a row, on the Agg canvas (no display needed); at least 7
+    inches wide, so a one-panel figure still has room for its title."""
     matplotlib = _matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = matplotlib.figure.Figure(figsize=(width * ncols, height), layout="constrained")
+    figure = matplotlib.figure.Figure(figsize=(max(width * ncols, 7.0), height), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(1, ncols, squeeze=False)[0]
     return figure, list(axes)

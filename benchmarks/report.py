@@ -139,7 +139,7 @@ def write_reports(folder: Path, records: list[dict], entries: list) -> list[dict
         paths = write_all(rows, records, folder) if rows else []
         if paths:
             print("plots: " + ", ".join(str(p) for p in paths))
-    except RuntimeError as exc:  # matplotlib missing: tables only
+    except (RuntimeError, ValueError) as exc:  # matplotlib missing, or nothing to plot: tables only
         print(f"no plots: {exc}", file=sys.stderr)
     for line in failures(records):
         print(f"failed: {line}", file=sys.stderr)

@@ -102,3 +102,17 @@ def test_a_killed_benchmark_resumes_without_redoing_finished_runs(tmp_path):
     assert after[: len(finished)] == finished  # finished runs kept as they were
     keys = [(r["method"], r["seed"]) for r in after]
     assert sorted(keys) == sorted({(m, s) for m in ("none", "kd", "glnn") for s in (0, 1)})  # each run once
+
+
+def test_survey_on_real_cora_fills_the_published_column(shared_root, tmp_path):
+    out = tmp_path / "out"
+    assert main(["--suite", "survey", "--dataset", "cora", "--methods", "none,glnn", "--seeds", "1",
+                 "--budget", "epochs=3", "--root", str(shared_root), "--out", str(out)]) == 0
+    survey = (out / "survey.md").read_text()
+    # GLNN's protocol on Cora, both settings; the KRD entry (public split) ran its "none" student
+    assert "| cora | GLNN | sage2x128 -> mlp2x128 | glnn | 1 |" in survey and "| 79.39 |" in survey
+    assert "| cora [inductive] | GLNN |" in survey and "| 73.82 |" in survey
+    assert "| cora [production] | GLNN |" in survey and "| 78.28 |" in survey
+    assert "| cora [public split] | KRD | sage2x128 -> mlp2x128 | none |" in survey
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["suite"] == "survey" and {e["paper"] for e in plan["entries"]} == {"GLNN", "KRD"}
