@@ -6,7 +6,7 @@ each method, and report test metric, gap closed, costs and inference speed-up.
     python -m benchmarks.run --dataset cora --methods none,kd,glnn --setting inductive
     python -m benchmarks.run --report results/              # tables and plots again, no training
 
-With no argument: the embedded synthetic node and graph tasks, methods none/kd/glnn, 3 seeds.
+With no argument: the quick suite (embedded synthetic node and graph tasks and digits, no files).
 Suites: quick, node, graph, vision, survey (``benchmarks.suites``); a dataset whose files are
 absent is reported and skipped. Results are appended atomically to ``<out>/results.jsonl`` as each
 run finishes; a rerun with the same ``--out`` skips the runs already there (keyed by dataset,
@@ -35,7 +35,6 @@ from .report import write_reports
 from .single import student_run, teacher_scores
 from .suites import DEFAULT_SEEDS, SUITES, Entry, suite
 
-DEFAULT_DATASETS = ["synthetic", "synthetic-graphs"]
 DEFAULT_METHODS = ["none", "kd", "glnn"]
 SETTINGS = ("transductive", "inductive")
 
@@ -55,7 +54,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated model names: only these of the protocol's students (e.g. mlp)")
     parser.add_argument("--setting", default="transductive", choices=SETTINGS,
                         help="node tasks: inductive hides 20%% of the test nodes from training (GLNN)")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 3; a suite's own)")
+    parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5; the quick suite: 2)")
     parser.add_argument("--seed-start", type=int, default=0,
                         help="first seed: runs seeds S..S+N-1 (to spread seeds over processes)")
     parser.add_argument("--epochs", type=int, default=None, help="override the protocol's epoch budget")
@@ -99,13 +98,15 @@ def entries_from_args(args: argparse.Namespace) -> list[Entry]:
     """The runs asked for: a suite (narrowed by --dataset / --methods) or datasets x methods."""
     datasets = _names(args.dataset, sorted(PROTOCOLS), "dataset") if args.dataset else None
     methods = _names(args.methods, gkd_distill.available(), "method") if args.methods else None
+    if args.suite is None and not datasets:
+        args.suite = "quick"  # no dataset named: the embedded default
     if args.suite is not None:
         chosen = [dataclasses.replace(e, methods=tuple(m for m in e.methods if m in methods)) if methods else e
                   for e in suite(args.suite, datasets)]
         return [e for e in chosen if e.methods]
     students = tuple(n.strip() for n in args.students.split(",") if n.strip()) if args.students else None
     return [Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students, setting=args.setting)
-            for d in datasets or DEFAULT_DATASETS]
+            for d in datasets]
 
 
 def resolve(entry: Entry, args: argparse.Namespace) -> Protocol:
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownNameError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.suite, 3)
+    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.suite, 5)
     out = Path(args.out)
     results_path = out / "results.jsonl"
     done = {run_key(r) for r in read_jsonl(results_path) if r.get("status") == "ok"}

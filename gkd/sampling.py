@@ -1,0 +1,113 @@
+"""Neighbour sampling for mini-batch GNN training on large graphs (GraphSAGE-style), gkd's own:
+PyPI has no pyg-lib and torch-sparse only as source, so PyG's NeighborLoader is unavailable.
+
+Vectorised in torch on a CSR adjacency of in-neighbours (messages flow ``edge_index[0] ->
+edge_index[1]``, so a node aggregates over the sources of its in-edges). Sampling is uniform and
+without replacement: a node keeps all of its in-neighbours when it has at most ``fanout`` of them,
+otherwise ``fanout`` distinct ones. Deterministic under a ``torch.Generator``.
+
+Memory: one hop draws one random key per candidate edge (the summed in-degree of the hop's
+frontier), so a batch costs O(sum of frontier degrees), never O(E).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+from torch_geometric.data import Data
+
+from .walks import csr
+
+
+def in_neighbour_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    """(rowptr, col): the in-neighbours of node i are ``col[rowptr[i]:rowptr[i + 1]]``."""
+    return csr(edge_index.flip(0), num_nodes)
+
+
+def sample_neighbours(rowptr: Tensor, col: Tensor, nodes: Tensor, fanout: int,
+                      generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Up to ``fanout`` distinct in-neighbours of each of ``nodes`` (all of them when ``fanout``
+    < 0 or the node has no more), drawn uniformly without replacement. Returns ``(sources,
+    targets)``: ``sources[i]`` is a sampled in-neighbour of ``targets[i]``."""
+    degree = rowptr[nodes + 1] - rowptr[nodes]
+    total = int(degree.sum())
+    if total == 0:
+        empty = nodes.new_empty(0)
+        return empty, empty
+    segment = torch.repeat_interleave(torch.arange(len(nodes)), degree)
+    first = torch.repeat_interleave(torch.cumsum(degree, 0) - degree, degree)  # segment start, per candidate
+    position = torch.repeat_interleave(rowptr[nodes], degree) + torch.arange(total) - first
+    if fanout < 0:
+        chosen = torch.arange(total)
+    else:
+        # a random order inside each segment: sort by segment id plus a key in [0, 1); the i-th
+        # candidate of a segment in that order is kept while i < fanout
+        keys = torch.rand(total, generator=generator, dtype=torch.float64)
+        order = torch.argsort(segment.double() + keys)
+        rank = torch.arange(total) - first
+        chosen = order[rank < fanout]
+    return col[position[chosen]], nodes[segment[chosen]]
+
+
+def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[int],
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """The subgraph a ``len(fanouts)``-layer GNN needs for ``seeds``: hop l samples ``fanouts[l]``
+    in-neighbours of the nodes first reached at hop l - 1 (the seeds at hop 0). Returns
+    ``(node_ids, edge_index)``: the seeds first, in order, then every node reached, and the union
+    of the sampled edges relabelled to positions in ``node_ids``."""
+    num_nodes = rowptr.numel() - 1
+    local = torch.full((num_nodes,), -1, dtype=torch.long)
+    if torch.unique(seeds).numel() != seeds.numel():
+        raise ValueError("sample_subgraph: seeds must be distinct")
+    node_ids = seeds
+    local[node_ids] = torch.arange(node_ids.numel())
+    frontier, sources, targets = seeds, [], []
+    for fanout in fanouts:
+        src, dst = sample_neighbours(rowptr, col, frontier, fanout, generator)
+        sources.append(src)
+        targets.append(dst)
+        new = torch.unique(src[local[src] < 0])
+        local[new] = torch.arange(node_ids.numel(), node_ids.numel() + new.numel())
+        node_ids = torch.cat([node_ids, new])
+        frontier = new
+    src, dst = torch.cat(sources), torch.cat(targets)
+    return node_ids, torch.stack([local[src], local[dst]])
+
+
+class NeighbourSampler:
+    """Mini-batches of a node task's graph for GNN training: ``for batch in sampler:`` yields a
+    ``Data`` subgraph with ``x``, ``y``, ``edge_index``, ``n_id`` (the full-graph id of each of its
+    nodes) and ``batch_size`` (its first ``batch_size`` nodes are the seeds whose outputs count).
+    Seeds are ``nodes`` (default: all) in shuffled batches of ``batch_size``; ``fanouts[l]``
+    in-neighbours are kept per node at hop l (-1: all). Seeded: the same ``seed`` and epoch give
+    the same batches."""
+
+    def __init__(self, data: Data, fanouts: list[int], batch_size: int, nodes: Tensor | None = None,
+                 shuffle: bool = True, seed: int = 0) -> None:
+        if not fanouts or any(f == 0 or f < -1 for f in fanouts):
+            raise ValueError(f"fanouts: one positive count (or -1 for all) per layer, got {fanouts}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.data, self.fanouts, self.batch_size = data, list(fanouts), batch_size
+        self.nodes = torch.arange(data.num_nodes) if nodes is None else nodes
+        self.shuffle, self.seed, self.epoch = shuffle, seed, 0
+        self.rowptr, self.col = in_neighbour_csr(data.edge_index, data.num_nodes)
+
+    def __len__(self) -> int:
+        return (self.nodes.numel() + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[Data]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        self.epoch += 1
+        order = self.nodes[torch.randperm(self.nodes.numel(), generator=generator)] if self.shuffle else self.nodes
+        for seeds in order.split(self.batch_size):
+            yield self.subgraph(seeds, generator)
+
+    def subgraph(self, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
+        """The sampled subgraph of ``seeds`` as a ``Data`` (see the class docstring)."""
+        node_ids, edge_index = sample_subgraph(self.rowptr, self.col, seeds, self.fanouts, generator)
+        batch = Data(x=self.data.x[node_ids], edge_index=edge_index, n_id=node_ids, batch_size=seeds.numel())
+        if getattr(self.data, "y", None) is not None:
+            batch.y = self.data.y[node_ids]
+        return batch

@@ -1,0 +1,74 @@
+"""gkd's neighbour sampler against the exact fan-out semantics."""
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from gkd.sampling import NeighbourSampler, in_neighbour_csr, sample_neighbours, sample_subgraph
+
+
+def _random_graph(n: int = 60, e: int = 600, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    edges = torch.randint(0, n, (2, e), generator=g)
+    edges = edges[:, edges[0] != edges[1]]
+    return torch.unique(edges, dim=1)  # no duplicate edges: "distinct neighbours" is then checkable
+
+
+def _in_neighbours(edges: torch.Tensor, node: int) -> set[int]:
+    return set(edges[0, edges[1] == node].tolist())
+
+
+@pytest.mark.parametrize("fanout", [1, 3, 10, -1])
+def test_every_sampled_neighbour_is_real_distinct_and_within_the_fanout(fanout):
+    edges = _random_graph()
+    rowptr, col = in_neighbour_csr(edges, 60)
+    nodes = torch.tensor([0, 5, 7, 59, 13])
+    src, dst = sample_neighbours(rowptr, col, nodes, fanout, torch.Generator().manual_seed(1))
+    for node in nodes.tolist():
+        mine = src[dst == node].tolist()
+        real = _in_neighbours(edges, node)
+        assert set(mine) <= real  # real neighbours only
+        assert len(mine) == len(set(mine))  # without replacement
+        expected = len(real) if fanout < 0 else min(fanout, len(real))
+        assert len(mine) == expected  # exactly the fan-out, or all when fewer
+
+
+def test_sampling_is_uniform_over_the_neighbours():
+    # node 0 has 10 in-neighbours; fan-out 2 over 20,000 draws: each neighbour about 20,000 * 2 / 10 times
+    edges = torch.stack([torch.arange(1, 11), torch.zeros(10, dtype=torch.long)])
+    rowptr, col = in_neighbour_csr(edges, 11)
+    src, dst = sample_neighbours(rowptr, col, torch.zeros(20_000, dtype=torch.long), 2, torch.Generator().manual_seed(0))
+    counts = torch.bincount(src, minlength=11).float()
+    assert src.numel() == 40_000 and counts[0] == 0 and counts[1:].sub(4000).abs().max() < 4 * (4000 * 0.8) ** 0.5  # 4 sigma
+
+
+def test_subgraph_puts_seeds_first_and_keeps_only_sampled_real_edges():
+    edges = _random_graph()
+    rowptr, col = in_neighbour_csr(edges, 60)
+    seeds = torch.tensor([3, 1, 4])
+    node_ids, local = sample_subgraph(rowptr, col, seeds, [4, 2], torch.Generator().manual_seed(0))
+    assert torch.equal(node_ids[:3], seeds) and node_ids.unique().numel() == node_ids.numel()
+    real = {tuple(e) for e in edges.t().tolist()}
+    sampled = [tuple(e) for e in node_ids[local].t().tolist()]
+    assert set(sampled) <= real
+    # hop 1: each seed keeps min(4, in-degree) in-edges
+    for seed in seeds.tolist():
+        assert sum(1 for s, d in sampled if d == seed) == min(4, len(_in_neighbours(edges, seed)))
+    with pytest.raises(ValueError, match="distinct"):
+        sample_subgraph(rowptr, col, torch.tensor([1, 1]), [2])
+
+
+def test_sampler_batches_cover_the_seed_nodes_once_and_follow_the_seed():
+    edges = _random_graph()
+    data = Data(x=torch.randn(60, 4), edge_index=edges, y=torch.arange(60) % 3)
+    nodes = torch.arange(0, 60, 2)
+    first = list(NeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5))
+    again = list(NeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5))
+    assert len(first) == 4
+    covered = torch.cat([b.n_id[: b.batch_size] for b in first])
+    assert sorted(covered.tolist()) == nodes.tolist()
+    for a, b in zip(first, again):
+        assert torch.equal(a.n_id, b.n_id) and torch.equal(a.edge_index, b.edge_index)
+    batch = first[0]
+    assert torch.equal(batch.x, data.x[batch.n_id]) and torch.equal(batch.y, data.y[batch.n_id])
+    with pytest.raises(ValueError, match="fanouts"):
+        NeighbourSampler(data, [0], batch_size=8)
