@@ -19,6 +19,11 @@ class Outputs:
     hidden: list[Tensor] = field(default_factory=list)
     pooled: Tensor | None = None
 
+    def rows(self, index: Tensor) -> "Outputs":
+        """The outputs of the rows ``index`` (e.g. the nodes of a sampled subgraph); ``pooled``
+        is per graph, not per row, and is dropped."""
+        return Outputs(self.logits[index], [h[index] for h in self.hidden])
+
     def detach(self) -> "Outputs":
         return Outputs(
             self.logits.detach(),

@@ -27,6 +27,7 @@ from .io import atomic_torch_save
 from .metrics import score, score_rows
 from .outputs import Outputs
 from .paths import cache_dir
+from .sampling import NeighbourSampler
 from .teacher_outputs import GraphTeacherOutputs
 
 CACHE_VERSION = 1
@@ -52,7 +53,10 @@ class ModelSpec:
 @dataclass
 class TrainConfig:
     """Optimisation settings. ``patience``: epochs without a better validation score before
-    stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks)."""
+    stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks), or seed
+    nodes per mini-batch when ``fanouts`` is set. ``fanouts``: node tasks train on sampled
+    neighbourhoods (``gkd.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1: all);
+    None: full-batch. Evaluation is always on the full graph."""
 
     epochs: int = 200
     lr: float = 0.01
@@ -61,6 +65,7 @@ class TrainConfig:
     batch_size: int = 64
     device: str = "cpu"
     progress: bool = False
+    fanouts: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -148,9 +153,13 @@ class _EpochState:
     teacher_outputs: Outputs | None = None
     loader: DataLoader | None = None
     graph_teacher: GraphTeacherOutputs | bool | None = None  # False: too large, run the teacher per batch
+    sampler: NeighbourSampler | None = None
+    train_mask: Tensor | None = None
 
 
 def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
+    if s.config.fanouts:
+        return _sampled_node_epoch(s, epoch)
     data = s.task.data_on(s.device)
     n = data.num_nodes
     if s.teacher_outputs is None and s.teacher_logits is not None:
@@ -160,6 +169,36 @@ def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
     batch = Batch(data, data.y, labelled, torch.ones(n, dtype=torch.bool, device=s.device),
                   s.task.objective, epoch)
     return _step(s, data, s.teacher_outputs, batch)
+
+
+def _sampled_node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
+    """One pass over the seed nodes in mini-batches, each with its sampled neighbourhood. Seeds:
+    the training nodes when learning from labels alone, every node when a teacher's outputs are
+    there to learn from (its outputs over the full graph are computed once and gathered per
+    batch). The distiller sees the subgraph's rows: the seeds are ``visible`` (their outputs have
+    their full sampled neighbourhood), labelled seeds are ``labelled``."""
+    n = s.task.num_items
+    if s.sampler is None:
+        train = s.task.split["train"]
+        s.train_mask = torch.zeros(n, dtype=torch.bool)
+        s.train_mask[train] = True
+        seeds = train if s.teacher_logits is None else torch.arange(n)
+        s.sampler = NeighbourSampler(s.task.data, list(s.config.fanouts), s.config.batch_size, nodes=seeds, seed=s.seed)
+    if s.teacher_outputs is None and s.teacher_logits is not None:
+        s.teacher_outputs = _teacher_outputs(s, s.task.data_on(s.device), s.teacher_logits)
+    totals: dict[str, float] = {}
+    for sub in s.sampler:
+        seed_rows = torch.zeros(sub.num_nodes, dtype=torch.bool)
+        seed_rows[: sub.batch_size] = True
+        labelled = (seed_rows & s.train_mask[sub.n_id]).to(s.device)
+        sub = sub.to(s.device)
+        teacher = None if s.teacher_outputs is None else s.teacher_outputs.rows(sub.n_id)
+        batch = Batch(sub, sub.y, labelled, seed_rows.to(s.device), s.task.objective, epoch, s.config.epochs)
+        terms = _step(s, sub, teacher, batch)
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * sub.batch_size
+    count = len(s.sampler.nodes)
+    return {key: value / max(count, 1) for key, value in totals.items()}
 
 
 def _graph_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
