@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="CIFAR: train on this many training images (class-balanced), for a CPU budget")
     parser.add_argument("--budget", type=parse_budget, default=None, metavar="epochs=N,subset=M",
                         help="a quick look: cap every epoch budget at N and image training sets at M")
+    parser.add_argument("--fanouts", type=parse_fanouts, default=None, metavar="F1,F2",
+                        help="node tasks: train on sampled neighbourhoods, F_l neighbours per node at hop l "
+                             "(-1: all); evaluation stays full-graph")
     parser.add_argument("--root", default=None, help="data root (default: $GKD_DATA_ROOT or ./datasets)")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
     parser.add_argument("--report", default=None, metavar="DIR",
@@ -82,6 +85,17 @@ def parse_budget(text: str) -> dict[str, int]:
             raise argparse.ArgumentTypeError(f"--budget takes epochs=N and/or subset=M (positive integers); got {text!r}")
         budget[key.strip()] = int(value)
     return budget
+
+
+def parse_fanouts(text: str) -> tuple[int, ...]:
+    """``"10,5"`` -> ``(10, 5)``."""
+    try:
+        fanouts = tuple(int(f) for f in text.split(","))
+    except ValueError:
+        fanouts = ()
+    if not fanouts or any(f == 0 or f < -1 for f in fanouts):
+        raise argparse.ArgumentTypeError(f"--fanouts takes positive counts or -1, comma-separated; got {text!r}")
+    return fanouts
 
 
 def _names(text: str, valid: list[str], kind: str) -> list[str]:
@@ -133,7 +147,7 @@ def subset_of(args: argparse.Namespace) -> int | None:
 
 
 def run_key(record: dict) -> str:
-    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset")
+    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset", "fanouts")
     key = {f: record.get(f) for f in fields}
     key["setting"] = record.get("setting", "transductive")
     return json.dumps(key, sort_keys=True)
@@ -214,6 +228,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
             }
             if subset is not None and task.kind == "image":
                 record["subset"] = subset
+            if args.fanouts is not None and task.kind == "node":
+                record["fanouts"] = list(args.fanouts)
             keys.append(run_key(record))
             if run_key(record) not in done:
                 records.append((student_spec, method, sconfig, record))
@@ -256,7 +272,8 @@ def _pairs(proto: Protocol, methods: tuple[str, ...], task) -> list[tuple]:
 
 
 def _run_config(config: gkd.TrainConfig, args: argparse.Namespace) -> gkd.TrainConfig:
-    return dataclasses.replace(config, progress=args.progress, device=args.device)
+    sampled = {"fanouts": args.fanouts} if args.fanouts is not None else {}
+    return dataclasses.replace(config, progress=args.progress, device=args.device, **sampled)
 
 
 if __name__ == "__main__":

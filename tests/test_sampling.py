@@ -105,3 +105,16 @@ def test_sampled_training_of_teacher_and_student_learns():
     assert sampled.scores["test"] > full.scores["test"] - 0.08 and sampled.scores["test"] > 0.6
     student = gkd.train_student(task, sampled, ModelSpec("sage", hidden=16, num_layers=2), "kd", sampled_config)
     assert student.scores["test"] > 0.5 and len(student.history) == 40
+
+
+def test_benchmark_runs_sampled_and_keeps_sampled_runs_apart(tmp_path):
+    from benchmarks.run import main
+    from gkd.io import read_jsonl
+
+    args = ["--dataset", "synthetic", "--methods", "none", "--students", "sage", "--seeds", "1", "--epochs", "3",
+            "--out", str(tmp_path)]
+    assert main(args + ["--fanouts", "5,5"]) == 0
+    assert main(args) == 0  # full-batch: a different run
+    assert [r.get("fanouts") for r in read_jsonl(tmp_path / "results.jsonl")] == [[5, 5], None]
+    with pytest.raises(SystemExit):
+        main(args + ["--fanouts", "0"])
