@@ -1,0 +1,1 @@
+"""Bridges to other graph libraries: ``gkd.interop.dgl`` (optional extra ``gkd[dgl]``)."""
