@@ -24,6 +24,7 @@ from pathlib import Path
 
 import gkd
 from gkd import data as gkd_data
+from gkd import distributed
 from gkd import distill as gkd_distill
 from gkd.data.inductive import hold_out_test_nodes
 from gkd.errors import DataNotFoundError, UnknownNameError
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report is not None:
         return report_only(Path(args.report))
+    distributed.init_from_env(args.device)  # under torchrun: one of several processes
     try:
         entries = entries_from_args(args)
         for entry in entries:
@@ -175,12 +177,14 @@ def main(argv: list[str] | None = None) -> int:
             wanted += run_entry(entry, args, range(args.seed_start, args.seed_start + seeds), results_path, done)
         except DataNotFoundError as exc:
             print(f"[{entry.dataset}] skipped, data not found: {exc}", file=sys.stderr)
+    if not distributed.is_main():  # rank 0 writes the results and reports
+        return 0
     labelled = [resolved(e, args) for e in entries]
     plan = {"suite": args.suite, "entries": [dataclasses.asdict(e) for e in labelled], "keys": sorted(set(wanted))}
     atomic_write_text(json.dumps(plan, indent=1), out / "plan.json")
     write_reports(out, [r for r in read_jsonl(results_path) if run_key(r) in set(wanted)], labelled)
     print(f"total {time.perf_counter() - started:.1f} s; results in {out}/ (results.jsonl, summary.md, "
-          f"summary.csv, summary.jsonl)")
+          f"summary.csv, summary.jsonl){f'; {distributed.world()} processes' if distributed.active() else ''}")
     return 0
 
 
@@ -239,19 +243,25 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
         teacher = gkd.train_teacher(train_task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
         teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, train_task, tconfig, train_task.split["test"]))
         teacher_record = teacher_scores(teacher, tconfig, split)
-        print(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
-              f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}", flush=True)
+        say(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
+            f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}")
         for student_spec, method, sconfig, record in records:
             record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
                                       teacher_record, split))
-            append_jsonl(record, results_path)
+            if distributed.is_main():
+                append_jsonl(record, results_path)
             if record["status"] == "ok":
                 done.add(run_key(record))
-                print(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
-                      f"({record['train_seconds']:.1f} s)", flush=True)
+                say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} ({record['train_seconds']:.1f} s)")
             else:
-                print(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}", flush=True)
+                say(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}")
     return keys
+
+
+def say(line: str) -> None:
+    """Progress on rank 0 only (every line once under torchrun)."""
+    if distributed.is_main():
+        print(line, flush=True)
 
 
 def _pairs(proto: Protocol, methods: tuple[str, ...], task) -> list[tuple]:

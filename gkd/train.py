@@ -18,6 +18,7 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from tqdm.auto import tqdm
 
+from . import distributed
 from . import models as model_zoo
 from .data.task import Task
 from .distill import Distiller
@@ -110,10 +111,13 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     if teacher is not None:
         teacher.to(device).eval()
     distiller.prepare(task=task, student=model, teacher=teacher, teacher_logits=teacher_logits)
+    if distributed.active() and config.fanouts:
+        raise ValueError("sampled training (fanouts) runs in one process for now; drop --fanouts or run without torchrun")
     params = list(model.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     epoch_fn = {"node": _node_epoch, "graph": _graph_epoch, "image": _image_epoch}[task.kind]
-    state = _EpochState(task, model, distiller, optimizer, device, teacher, teacher_logits, config, seed)
+    state = _EpochState(task, model, distiller, optimizer, device, teacher, teacher_logits, config, seed,
+                        forward_model=distributed.wrap(model))
 
     best_valid, best_epoch, best_state = -float("inf"), -1, None
     valid_index = task.split["valid"]
@@ -155,6 +159,7 @@ class _EpochState:
     graph_teacher: GraphTeacherOutputs | bool | None = None  # False: too large, run the teacher per batch
     sampler: NeighbourSampler | None = None
     train_mask: Tensor | None = None
+    forward_model: nn.Module | None = None  # the model, or the model in DistributedDataParallel
 
 
 def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
@@ -166,8 +171,9 @@ def _node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
         s.teacher_outputs = _teacher_outputs(s, data, s.teacher_logits)
     labelled = torch.zeros(n, dtype=torch.bool, device=s.device)
     labelled[s.task.split["train"].to(s.device)] = True
-    batch = Batch(data, data.y, labelled, torch.ones(n, dtype=torch.bool, device=s.device),
-                  s.task.objective, epoch)
+    visible = torch.ones(n, dtype=torch.bool, device=s.device)
+    batch = Batch(data, data.y, distributed.share_mask(labelled), distributed.share_mask(visible),
+                  s.task.objective, epoch, s.config.epochs)
     return _step(s, data, s.teacher_outputs, batch)
 
 
@@ -204,7 +210,7 @@ def _sampled_node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
 def _graph_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
     if s.loader is None:
         graphs = _indexed_graphs(s.task)
-        train = [graphs[i] for i in s.task.split["train"].tolist()]
+        train = [graphs[i] for i in distributed.share(s.task.split["train"]).tolist()]
         gen = torch.Generator().manual_seed(s.seed)
         s.loader = DataLoader(train, batch_size=s.config.batch_size, shuffle=True, generator=gen)
     totals: dict[str, float] = {}
@@ -230,7 +236,7 @@ def _image_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
     student sees); only a teacher given as logits alone falls back to its clean-image logits."""
     images = s.task.data
     gen = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
-    order = s.task.split["train"][torch.randperm(len(s.task.split["train"]), generator=gen)]
+    order = distributed.share(s.task.split["train"][torch.randperm(len(s.task.split["train"]), generator=gen)])
     totals: dict[str, float] = {}
     for index in order.split(s.config.batch_size):
         x = images.batch(index, s.device, train=True, generator=gen)
@@ -282,10 +288,11 @@ def _graph_teacher_outputs(s: _EpochState, data: Data) -> Outputs:
 def _step(s: _EpochState, data: Data, teacher: Outputs | None, batch: Batch) -> dict[str, float]:
     s.model.train()
     s.distiller.train()
-    out = s.model(data)
+    out = (s.forward_model or s.model)(data)
     loss, terms = s.distiller.loss(out, teacher, batch)
     s.optimizer.zero_grad()
     loss.backward()
+    distributed.average_gradients(list(s.distiller.parameters()))
     s.optimizer.step()
     return terms
 
@@ -355,14 +362,13 @@ def train_teacher(task: Task, spec: ModelSpec, config: TrainConfig, seed: int = 
     every item and the scores; on load the stored validation score is recomputed from the stored
     logits against the current labels, so a cache that no longer fits the data is retrained."""
     path = cache_dir("teachers") / f"{task.name}-{spec.label()}-s{seed}-{teacher_key(task, spec, config, seed)}.pt"
-    if use_cache and path.exists():
-        cached = _load_teacher(path, task, spec)
-        if cached is not None:
-            return cached
+    cached = _load_teacher(path, task, spec) if use_cache and path.exists() else None
+    if distributed.rank0_decides(cached is not None):  # several processes: rank 0's cache decides
+        return cached if cached is not None else _load_teacher(path, task, spec)
     seed_everything(seed)  # the initial weights depend on the seed too
     model = spec.build(task)
     result = fit(model, task, config, seed=seed, desc=f"teacher {spec.label()}")
-    if use_cache:
+    if use_cache and distributed.is_main():
         atomic_torch_save({
             "state_dict": result.model.state_dict(), "logits": result.logits, "scores": result.scores,
             "best_epoch": result.best_epoch, "train_seconds": result.train_seconds, "history": result.history,

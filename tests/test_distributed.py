@@ -1,0 +1,42 @@
+"""Two processes with torch.distributed (gloo on CPU) against one: the same runs, the same result."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gkd import distributed
+from gkd.io import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_one_process_is_not_distributed():
+    index = torch.arange(7)
+    assert not distributed.active() and distributed.world() == 1 and distributed.is_main()
+    assert torch.equal(distributed.share(index), index) and distributed.rank0_decides(True)
+
+
+def _run(out: Path, processes: int) -> list[dict]:
+    args = ["-m", "benchmarks.run", "--dataset", "synthetic", "--methods", "none,glnn,fitnet", "--students", "mlp",
+            "--seeds", "1", "--epochs", "15", "--no-cache", "--out", str(out)]
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+    command = (launcher if processes > 1 else [sys.executable]) + args
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return read_jsonl(out / "results.jsonl")
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_match_one(tmp_path):
+    single = _run(tmp_path / "one", 1)
+    double = _run(tmp_path / "two", 2)
+    assert [(r["method"], r["status"]) for r in double] == [(r["method"], "ok") for r in single]  # rank 0 wrote once
+    for a, b in zip(single, double):
+        # same seeds, equal shares of the training nodes: the averaged gradient is the single-process one
+        assert b["teacher_test"] == pytest.approx(a["teacher_test"], abs=0.01)
+        assert b["test"] == pytest.approx(a["test"], abs=0.015), a["method"]
+        assert b["valid"] == pytest.approx(a["valid"], abs=0.015), a["method"]
