@@ -17,10 +17,10 @@ from .suites import Entry
 def published_figure(entry: Entry, method: str, setting: str) -> Figure | None:
     """The paper's figure for ``method`` (``teacher`` for the teacher) under ``entry``'s protocol."""
     teacher, student = entry.paper_pair or (None, None)
-    figures = lookup(entry.dataset, method, paper=entry.paper, teacher=teacher, student=student)
+    figures = lookup(entry.dataset, method, paper=entry.paper, teacher=teacher)
+    if student is not None:  # a teacher's figure names every student of its comparison
+        figures = [f for f in figures if f.student == student or (method == "teacher" and student in f.student)]
     in_setting = [f for f in figures if f.setting == setting] or (figures if setting == "transductive" else [])
-    if method == "teacher" and student is not None:
-        in_setting = [f for f in in_setting if student in f.student] or in_setting
     return in_setting[0] if len(in_setting) == 1 else None
 
 

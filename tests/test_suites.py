@@ -80,6 +80,11 @@ def test_survey_table_puts_the_paper_figure_and_the_difference_beside_ours():
     assert "| cora [inductive] | GLNN | sage2x128 -> mlp2x128 | glnn | 5 | 74.00 ± 1.00 | 73.82 | +0.18 |" in table
     assert "| cora [production] | GLNN | sage2x128 -> mlp2x128 | glnn | 5 | 78.00 | 78.28 | -0.28 |" in table
     assert "| nosmog | 5 | 81.00 ± 1.00 | no published figure | - |" in table
+    cpf = Entry("citeseer", ("cpf",), teacher="gcn2x64", split="cpf", paper="CPF", paper_pair=("GCN", "CPF-tra"))
+    cpf_rows = [{**_row("cpf", 70.0), "dataset": "citeseer", "teacher": "gcn2x64", "student": "cpf10x64"}]
+    cpf_table = survey_markdown(cpf_rows, [cpf])
+    assert "| citeseer | CPF | gcn2x64 | teacher | 5 | 78.00 ± 0.50 | 71.10 | +6.90 |" in cpf_table
+    assert "| citeseer | CPF | gcn2x64 -> cpf10x64 | cpf | 5 | 70.00 ± 1.00 | 76.52 | -6.52 |" in cpf_table
 
 
 def test_a_killed_benchmark_resumes_without_redoing_finished_runs(tmp_path):
