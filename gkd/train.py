@@ -57,7 +57,8 @@ class TrainConfig:
     stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks), or seed
     nodes per mini-batch when ``fanouts`` is set. ``fanouts``: node tasks train on sampled
     neighbourhoods (``gkd.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1: all);
-    None: full-batch. Evaluation is always on the full graph."""
+    None: full-batch. Evaluation is always on the full graph. ``lr_schedule``: None (a constant
+    learning rate) or ``"cosine"`` (from ``lr`` down to 0 over ``epochs``, stepped per epoch)."""
 
     epochs: int = 200
     lr: float = 0.01
@@ -67,6 +68,7 @@ class TrainConfig:
     device: str = "cpu"
     progress: bool = False
     fanouts: tuple[int, ...] | None = None
+    lr_schedule: str | None = None
 
 
 @dataclass
@@ -115,6 +117,9 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         raise ValueError("sampled training (fanouts) runs in one process for now; drop --fanouts or run without torchrun")
     params = list(model.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.lr_schedule not in (None, "cosine"):
+        raise ValueError(f"lr_schedule: None or 'cosine', got {config.lr_schedule!r}")
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.epochs) if config.lr_schedule else None
     epoch_fn = {"node": _node_epoch, "graph": _graph_epoch, "image": _image_epoch}[task.kind]
     state = _EpochState(task, model, distiller, optimizer, device, teacher, teacher_logits, config, seed,
                         forward_model=distributed.wrap(model))
@@ -126,6 +131,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     bar = tqdm(range(config.epochs), desc=desc, disable=not config.progress, leave=False)
     for epoch in bar:
         terms = epoch_fn(state, epoch)
+        if scheduler is not None:
+            scheduler.step()
         valid = score_rows(task, predict(model, task, config, valid_index), valid_index)
         history.append({"epoch": epoch, "valid": valid, **terms})
         improved = not math.isnan(valid) and valid >= best_valid  # ties go to the later epoch

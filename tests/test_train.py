@@ -1,4 +1,5 @@
 """The trainer: best-validation selection, the teacher cache, and distillation that works."""
+import math
 import warnings
 
 import pytest
@@ -84,3 +85,26 @@ def test_graph_task_trains_in_mini_batches_and_distils():
     student = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=16).build(task), "kd", config)
     assert teacher.logits.shape == student.logits.shape == (600, 3)
     assert set(student.history[0]) == {"epoch", "valid", "ce", "kd"}
+
+
+def test_cosine_schedule_takes_the_learning_rate_to_zero_over_the_budget():
+    from gkd import fit
+    from gkd.data import load
+
+    task = load("synthetic")
+    model = ModelSpec("mlp", hidden=8).build(task)
+    seen = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy
+    try:
+        fit(model, task, TrainConfig(epochs=4, lr=0.1, patience=10, lr_schedule="cosine"))
+    finally:
+        torch.optim.Adam.step = original
+    assert seen == pytest.approx([0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05, 0.1 * (1 + math.cos(3 * math.pi / 4)) / 2])
+    with pytest.raises(ValueError, match="cosine"):
+        fit(model, task, TrainConfig(epochs=1, lr_schedule="step"))
