@@ -73,7 +73,7 @@ def _colours(methods: Iterable[str]) -> dict[str, Any]:
 def _by(rows: Iterable[dict], *keys: str) -> dict[tuple, list[dict]]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for row in rows:
-        groups[tuple(row[k] for k in keys)].append(row)
+        groups[tuple(row.get(k) for k in keys)].append(row)
     return dict(groups)
 
 
@@ -216,7 +216,7 @@ def _mean_curve(curves: list[list]) -> tuple[list[int], list[float]]:
 
 def training_curves(records: list[dict], path: str | os.PathLike, dataset: str | None = None) -> Path:
     """Validation score (%) against epoch, one panel per (dataset, student), one line per method
-    (mean over seeds at each epoch where all seeds have a value). Records without a ``curve``
+    and protocol (teacher, split, setting; mean over seeds at each epoch where all seeds have a value). Records without a ``curve``
     (or of another dataset, when ``dataset`` is given) are skipped."""
     records = [r for r in records if r.get("curve") and r.get("status", "ok") == "ok"
                and (dataset is None or r["dataset"] == dataset)]
@@ -229,9 +229,13 @@ def training_curves(records: list[dict], path: str | os.PathLike, dataset: str |
     figure, axes = _new_figure(len(panels), 4.2, 3.6)
     for ax, ((name, student), group) in zip(axes, panels.items()):
         several_teachers = len({r.get("teacher") for r in group}) > 1
-        for (teacher, method), runs in _by(group, "teacher", "method").items():
+        # runs of one method under different splits or settings are different protocols: separate lines
+        several_protocols = len({(r.get("split"), r.get("setting", "transductive")) for r in group}) > 1
+        for (teacher, split, setting, method), runs in _by(group, "teacher", "split", "setting", "method").items():
             epochs, scores = _mean_curve([r["curve"] for r in runs])
             label = f"{method} ({teacher})" if several_teachers else method
+            if several_protocols:
+                label += f" [{split}, {setting or 'transductive'}]"
             ax.plot(epochs, [100 * s for s in scores], color=colours[method], label=f"{label}, {len(runs)} seeds")
         metric = _metric_label(group)
         ax.set_title(f"{name}: {student}", fontsize=10)

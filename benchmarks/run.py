@@ -198,8 +198,7 @@ def report_only(folder: Path) -> int:
     plan_path = folder / "plan.json"
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())
-        keys = set(plan["keys"])
-        results = [r for r in results if run_key(r) in keys]
+        results = [r for r in results if _planned(r, plan["keys"])]
         entries = [Entry(**{**e, "methods": tuple(e["methods"]),
                             "students": tuple(e["students"]) if e["students"] else None,
                             "paper_pair": tuple(e["paper_pair"]) if e["paper_pair"] else None})
@@ -208,6 +207,16 @@ def report_only(folder: Path) -> int:
         entries = []
     write_reports(folder, results, entries)
     return 0
+
+
+def _planned(record: dict, keys: list[str]) -> bool:
+    """Whether ``record`` is one of a plan's runs, compared on the fields the plan's keys have (a
+    plan written before the key gained a field still finds its runs)."""
+    if not keys:
+        return False
+    fields = set(json.loads(keys[0]))
+    full = json.loads(run_key(record))
+    return json.dumps({f: full.get(f) for f in sorted(fields)}, sort_keys=True) in set(keys)
 
 
 def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path: Path, done: set[str]) -> list[str]:

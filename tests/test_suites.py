@@ -121,3 +121,18 @@ def test_survey_on_real_cora_fills_the_published_column(shared_root, tmp_path):
     assert "| cora [public split] | KRD | sage2x128 -> mlp2x128 | none |" in survey
     plan = json.loads((out / "plan.json").read_text())
     assert plan["suite"] == "survey" and {e["paper"] for e in plan["entries"]} == {"GLNN", "KRD"}
+
+
+def test_report_finds_the_runs_of_a_plan_written_before_the_key_gained_a_field(tmp_path):
+    import json as json_
+
+    out = tmp_path / "out"
+    assert main(["--dataset", "synthetic", "--methods", "none", "--students", "mlp", "--seeds", "1", "--epochs", "2",
+                 "--out", str(out)]) == 0
+    plan = json_.loads((out / "plan.json").read_text())
+    plan["keys"] = [json_.dumps({k: v for k, v in json_.loads(key).items() if k != "fanouts"}, sort_keys=True)
+                    for key in plan["keys"]]
+    (out / "plan.json").write_text(json_.dumps(plan))
+    (out / "summary.md").unlink()
+    assert main(["--report", str(out)]) == 0
+    assert "| synthetic | sage2x64 | mlp2x64 | none | 1 |" in (out / "summary.md").read_text()
