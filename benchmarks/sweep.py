@@ -19,6 +19,7 @@ import ast
 import json
 import statistics
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import gkd
@@ -64,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--subset", type=int, default=None)
     parser.add_argument("--root", default=None)
     parser.add_argument("--out", default="results/sweep")
+    parser.add_argument("--device", default="cpu", help="torch device for training (e.g. cuda)")
     return parser.parse_args(argv)
 
 
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     proto = protocol(args.dataset, args.epochs)
+    teacher_config = replace(proto.teacher_config, device=args.device)
     own = gkd_distill.student_model_of(args.method)
     candidates = [proto.own_student(own)] if own is not None else proto.students
     student = next((s for s in candidates if s.label() == args.student), None) if args.student else candidates[0]
@@ -110,14 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.seed_start, args.seed_start + args.seeds):
         task = gkd_data.load(args.dataset, args.root, split=proto.split if proto.split in ("public", "cpf") else "public",
                              seed=seed, subset=args.subset)
-        teacher = gkd.train_teacher(task, proto.teacher, proto.teacher_config, seed=seed)
+        teacher = gkd.train_teacher(task, proto.teacher, teacher_config, seed=seed)
         for options in variants(args.vary):
             record = {"dataset": args.dataset, "method": args.method, "student": student.label(), "options": options,
                       "seed": seed, "epochs": proto.config_for(student).epochs, "subset": args.subset}
             mine.append(_key(record))
             if _key(record) in done:
                 continue
-            result = gkd.train_student(task, teacher, student, args.method, proto.config_for(student), seed=seed, **options)
+            result = gkd.train_student(task, teacher, student, args.method, replace(proto.config_for(student), device=args.device),
+                                        seed=seed, **options)
             record.update(valid=result.scores["valid"], test=result.scores["test"], train_seconds=result.train_seconds)
             append_jsonl(record, path)
             print(f"[seed {seed}] {options or 'defaults'}: valid {record['valid']:.4f} test {record['test']:.4f} "

@@ -324,10 +324,11 @@ def _indexed_graphs(task: Task) -> list[Data]:
 @torch.no_grad()
 def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, index: Tensor | None = None) -> Tensor:
     """Logits (on the CPU) for ``index`` (default: every node or graph of the task). A model
-    that reads node features only (``uses_graph = False``) is run on the indexed nodes alone."""
+    that reads node features only (``uses_graph = False``) is run on the indexed nodes alone.
+    The model is moved to ``config.device`` (a teacher loaded from the cache sits on the CPU)."""
     config = config or TrainConfig()
     device = torch.device(config.device)
-    model.eval()
+    model.to(device).eval()
     if task.kind == "node":
         data = task.data
         if index is not None and not getattr(model, "uses_graph", True):
