@@ -26,3 +26,8 @@ class MismatchError(GkdError, ValueError):
 
 class NonFiniteLossError(GkdError, FloatingPointError):
     """A loss term became NaN or infinite; the message names the term."""
+
+
+class UnsupportedModuleError(GkdError, NotImplementedError):
+    """A model or module that a routine has no rule for (interval bound propagation, layer-wise
+    inference); the message names it and what is supported."""

@@ -49,7 +49,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
-from .errors import GkdError, MismatchError
+from .errors import MismatchError, UnsupportedModuleError
 from .models.adjacency import adjacency
 from .models.base import LayerStack
 from .models.gcn import GCNLayer
@@ -64,10 +64,6 @@ __all__ = [
     "DEFAULT_DELTA", "DEFAULT_EPSILON", "DEFAULT_STEPS", "UnsupportedModuleError", "confidence",
     "confidence_bounds", "confidence_gap", "faithful_share", "ibp_gap", "ibp_logit_bounds", "pgd_gap",
 ]
-
-
-class UnsupportedModuleError(GkdError, NotImplementedError):
-    """Interval bound propagation met a module it has no rule for; the message names it."""
 
 
 # --------------------------------------------------------------------------- confidences

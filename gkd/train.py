@@ -25,6 +25,7 @@ from .distill import Distiller
 from .distill import get as get_distiller
 from .distill.base import Batch
 from .io import atomic_torch_save
+from .layerwise import layerwise_forward, supports_layerwise
 from .metrics import score, score_rows
 from .outputs import Outputs
 from .paths import cache_dir
@@ -57,8 +58,12 @@ class TrainConfig:
     stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks), or seed
     nodes per mini-batch when ``fanouts`` is set. ``fanouts``: node tasks train on sampled
     neighbourhoods (``gkd.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1: all);
-    None: full-batch. Evaluation is always on the full graph. ``lr_schedule``: None (a constant
-    learning rate) or ``"cosine"`` (from ``lr`` down to 0 over ``epochs``, stepped per epoch)."""
+    None: full-batch. Evaluation is always on the full graph; ``layerwise``: by a layer-wise
+    pass (``gkd.layerwise``: one layer's activations at a time, for graphs too large for a
+    full-graph forward) when True, by one forward when False, and when None (the default)
+    layer-wise exactly when ``fanouts`` is set and the model allows it. ``lr_schedule``: None (a
+    constant learning rate) or ``"cosine"`` (from ``lr`` down to 0 over ``epochs``, stepped per
+    epoch)."""
 
     epochs: int = 200
     lr: float = 0.01
@@ -69,6 +74,7 @@ class TrainConfig:
     progress: bool = False
     fanouts: tuple[int, ...] | None = None
     lr_schedule: str | None = None
+    layerwise: bool | None = None
 
 
 @dataclass
@@ -130,11 +136,14 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     start = time.perf_counter()
     bar = tqdm(range(config.epochs), desc=desc, disable=not config.progress, leave=False)
     for epoch in bar:
+        epoch_start = time.perf_counter()
         terms = epoch_fn(state, epoch)
         if scheduler is not None:
             scheduler.step()
+        valid_start = time.perf_counter()
         valid = score_rows(task, predict(model, task, config, valid_index), valid_index)
-        history.append({"epoch": epoch, "valid": valid, **terms})
+        history.append({"epoch": epoch, "valid": valid, "epoch_seconds": valid_start - epoch_start,
+                        "valid_seconds": time.perf_counter() - valid_start, **terms})
         improved = not math.isnan(valid) and valid >= best_valid  # ties go to the later epoch
         if improved or best_state is None:
             best_valid = valid if improved else best_valid
@@ -333,7 +342,10 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
         data = task.data
         if index is not None and not getattr(model, "uses_graph", True):
             return model(Data(x=data.x[index].to(device), num_nodes=len(index))).logits.cpu()
-        logits = model(task.data_on(device)).logits.cpu()
+        if config.layerwise or (config.layerwise is None and config.fanouts and supports_layerwise(model)):
+            logits = layerwise_forward(model, task.data_on(device)).logits.cpu()
+        else:
+            logits = model(task.data_on(device)).logits.cpu()
         return logits if index is None else logits[index]
     if task.kind == "image":
         if index is not None:
@@ -359,7 +371,7 @@ def teacher_key(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> 
     split and seed."""
     payload = {
         "version": CACHE_VERSION, "spec": asdict(spec), "seed": seed, "task": task.fingerprint(),
-        "config": {k: v for k, v in asdict(config).items() if k not in ("progress", "device")},
+        "config": {k: v for k, v in asdict(config).items() if k not in ("progress", "device", "layerwise")},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 

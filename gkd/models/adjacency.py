@@ -23,13 +23,13 @@ Norm = Literal["mean", "sym", "sum"]
 
 class _CSRProduct(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, matrix: Tensor, transpose: Tensor, dense: Tensor) -> Tensor:  # type: ignore[override]
-        ctx.transpose = transpose
-        return torch.sparse.mm(matrix, dense)
+    def forward(ctx, adjacency: "SparseAdjacency", dense: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.adjacency = adjacency
+        return torch.sparse.mm(adjacency.matrix, dense)
 
     @staticmethod
     def backward(ctx, grad: Tensor):  # type: ignore[override]
-        return None, None, torch.sparse.mm(ctx.transpose, grad.contiguous())
+        return None, torch.sparse.mm(ctx.adjacency.transpose, grad.contiguous())
 
 
 class SparseAdjacency:
@@ -38,6 +38,9 @@ class SparseAdjacency:
     ``mean``: row-normalised, no self loops (SAGE's mean aggregator).
     ``sym``: D^-1/2 (A + I) D^-1/2 (GCN).
     ``sum``: plain sum over in-neighbours (GIN).
+
+    ``A^T`` is built on the first backward pass, so inference never pays for it; ``rows(a, b)``
+    is a block of rows sharing the matrix's storage (layer-wise inference).
     """
 
     def __init__(self, edge_index: Tensor, num_nodes: int, norm: Norm):
@@ -61,11 +64,29 @@ class SparseAdjacency:
             warnings.simplefilter("ignore")
             coo = torch.sparse_coo_tensor(torch.stack([dst, src]), weight, size).coalesce()
             self.matrix = coo.to_sparse_csr()
-            self.transpose = coo.t().coalesce().to_sparse_csr()
+        self._transpose: Tensor | None = None
+
+    @property
+    def transpose(self) -> Tensor:
+        """``A^T`` as CSR (built once, on first use)."""
+        if self._transpose is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._transpose = self.matrix.to_sparse_coo().t().coalesce().to_sparse_csr()
+        return self._transpose
+
+    def rows(self, start: int, end: int) -> Tensor:
+        """Rows ``start:end`` of ``A`` as a (end - start, N) CSR tensor over the same storage."""
+        crow = self.matrix.crow_indices()
+        lo, hi = int(crow[start]), int(crow[end])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.sparse_csr_tensor(crow[start:end + 1] - lo, self.matrix.col_indices()[lo:hi],
+                                           self.matrix.values()[lo:hi], size=(end - start, self.matrix.size(1)))
 
     def __matmul__(self, dense: Tensor) -> Tensor:
         if dense.requires_grad:
-            return _CSRProduct.apply(self.matrix, self.transpose, dense)
+            return _CSRProduct.apply(self, dense)
         return torch.sparse.mm(self.matrix, dense)
 
 

@@ -5,22 +5,26 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from .adjacency import propagate
+from .aggregating import AggregatingLayer
 from .base import LayerStack
 
 
-class GCNLayer(nn.Module):
+class GCNLayer(AggregatingLayer):
     """h' = D^-1/2 (A + I) D^-1/2 h W + b."""
+
+    norm = "sym"
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
         self.lin = nn.Linear(in_dim, out_dim, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_dim))
+        self.narrows = out_dim < in_dim  # the product on the narrower side of W
 
-    def forward(self, h: Tensor, data: Data) -> Tensor:
-        if self.lin.out_features < self.lin.in_features:
-            return propagate(data, self.lin(h), "sym") + self.bias
-        return self.lin(propagate(data, h, "sym")) + self.bias
+    def pre(self, h: Tensor) -> Tensor:
+        return self.lin(h) if self.narrows else h
+
+    def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
+        return (aggregated if self.narrows else self.lin(aggregated)) + self.bias
 
 
 class GCN(LayerStack):

@@ -5,12 +5,14 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from .adjacency import propagate
+from .aggregating import AggregatingLayer
 from .base import LayerStack
 
 
-class GINLayer(nn.Module):
+class GINLayer(AggregatingLayer):
     """h' = MLP((1 + eps) h + sum_{j in N(i)} h_j), eps learnable, MLP = Linear-BN-ReLU-Linear."""
+
+    norm = "sum"
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
@@ -19,12 +21,8 @@ class GINLayer(nn.Module):
             nn.Linear(in_dim, out_dim), nn.BatchNorm1d(out_dim), nn.ReLU(), nn.Linear(out_dim, out_dim)
         )
 
-    def aggregate(self, h: Tensor, data: Data) -> Tensor:
-        """sum_{j in N(i)} h_j (a CSR product)."""
-        return propagate(data, h, "sum")
-
-    def forward(self, h: Tensor, data: Data) -> Tensor:
-        return self.mlp((1 + self.eps) * h + self.aggregate(h, data))
+    def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
+        return self.mlp((1 + self.eps) * h + aggregated)
 
 
 class GIN(LayerStack):

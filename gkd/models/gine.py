@@ -39,6 +39,8 @@ class GINELayer(GINLayer):
     ``edge_sizes``: values per integer edge-feature column (categorical encoder); otherwise
     ``edge_dim`` float edge features are mapped linearly to ``in_dim``."""
 
+    rowwise = False  # messages carry edge features: not a sparse product by row blocks
+
     def __init__(self, in_dim: int, out_dim: int, edge_sizes: list[int] | None = None, edge_dim: int = 0):
         super().__init__(in_dim, out_dim)  # eps and the MLP: GIN's
         if edge_sizes:

@@ -4,25 +4,27 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from .adjacency import propagate
+from .aggregating import AggregatingLayer
 from .base import LayerStack
 
 
-class SAGELayer(nn.Module):
+class SAGELayer(AggregatingLayer):
     """h_i' = W_self h_i + W_neigh mean_{j in N(i)} h_j + b."""
+
+    norm = "mean"
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
         self.self_lin = nn.Linear(in_dim, out_dim)
         self.neigh_lin = nn.Linear(in_dim, out_dim, bias=False)
-
-    def forward(self, h: Tensor, data: Data) -> Tensor:
         # mean aggregation is linear: aggregate on whichever side of the weight is narrower
-        if self.neigh_lin.out_features < self.neigh_lin.in_features:
-            neigh = propagate(data, self.neigh_lin(h), "mean")
-        else:
-            neigh = self.neigh_lin(propagate(data, h, "mean"))
-        return self.self_lin(h) + neigh
+        self.narrows = out_dim < in_dim
+
+    def pre(self, h: Tensor) -> Tensor:
+        return self.neigh_lin(h) if self.narrows else h
+
+    def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
+        return self.self_lin(h) + (aggregated if self.narrows else self.neigh_lin(aggregated))
 
 
 class SAGE(LayerStack):

@@ -1,0 +1,79 @@
+"""Layer-wise full-graph inference: every node's output, one layer at a time, in blocks of rows.
+
+A plain full-graph forward keeps every layer's activations (``Outputs.hidden``) and the
+temporaries of each product at once. Here layer l is computed for all nodes before layer l + 1
+starts, ``block_rows`` target rows at a time: ``combine(h[rows], A_norm[rows] @ pre(h))``
+(see ``gkd.models.aggregating``). Memory: the layer's input ``h`` and output (N x width each),
+``pre(h)`` when the layer maps nodes before aggregating, and one block's temporaries; the
+adjacency's transpose is never built. This is how a teacher trained by neighbour sampling
+produces its soft labels and validation scores on a graph too large for a full-graph forward.
+
+Works for gkd's node-level models whose layers aggregate by one sparse product (``sage``,
+``gcn``, ``gin``); others raise ``UnsupportedModuleError`` naming them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+
+from .errors import UnsupportedModuleError
+from .models.adjacency import adjacency
+from .models.aggregating import AggregatingLayer
+from .models.base import LayerStack
+from .outputs import Outputs
+
+
+def supports_layerwise(model: nn.Module) -> bool:
+    """Whether ``model`` is a node-level gkd layer stack of row-block aggregating layers."""
+    return (isinstance(model, LayerStack) and model.head is None
+            and all(isinstance(layer, AggregatingLayer) and layer.rowwise for layer in model.layers))
+
+
+def _by_blocks(fn: Callable[[Tensor], Tensor], h: Tensor, block_rows: int) -> Tensor:
+    """``fn`` applied to ``h`` block of rows by block of rows (``fn`` acts on rows alone)."""
+    out: Tensor | None = None
+    for start in range(0, h.size(0), block_rows):
+        part = fn(h[start:start + block_rows])
+        if out is None:
+            out = part.new_empty(h.size(0), part.size(1))
+        out[start:start + part.size(0)] = part
+    return out if out is not None else fn(h)
+
+
+@torch.no_grad()
+def layerwise_forward(model: nn.Module, data: Data, block_rows: int = 65_536, keep_hidden: bool = False) -> Outputs:
+    """``model``'s outputs for every node of ``data`` (in eval mode), computed layer by layer in
+    blocks of ``block_rows`` rows; equal to ``model(data)`` up to float rounding. ``hidden``
+    holds the hidden layers only with ``keep_hidden`` (N x width each)."""
+    if not supports_layerwise(model):
+        raise UnsupportedModuleError(
+            f"layer-wise inference runs gkd's node-level sage, gcn and gin models (layers that aggregate by one "
+            f"sparse product); got {type(model).__name__}. Use gkd.predict for a full-graph forward instead")
+    if block_rows < 1:
+        raise ValueError(f"block_rows must be positive, got {block_rows}")
+    was_training = model.training
+    model.eval()
+    n = int(data.num_nodes)
+    h = data.x if model.encoder is None else _by_blocks(model.encoder, data.x, block_rows)
+    hidden: list[Tensor] = []
+    for i, layer in enumerate(model.layers):
+        adj = adjacency(data, layer.norm)
+        pre = h if type(layer).pre is AggregatingLayer.pre else _by_blocks(layer.pre, h, block_rows)
+        out: Tensor | None = None
+        for start in range(0, n, block_rows):
+            end = min(start + block_rows, n)
+            part = layer.combine(h[start:end], torch.sparse.mm(adj.rows(start, end), pre))
+            if i < len(model.norms):
+                part = torch.relu(model.norms[i](part))
+            if out is None:
+                out = part.new_empty(n, part.size(1))
+            out[start:end] = part
+        del pre
+        h = out
+        if keep_hidden and i < len(model.norms):
+            hidden.append(h)
+    model.train(was_training)
+    return Outputs(logits=h, hidden=hidden)
