@@ -157,6 +157,7 @@ _CIFAR = Protocol(
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
     "ogbn-arxiv": _OGB_NODE, "ogbn-products": _OGB_NODE, "synthetic-arxiv": _OGB_NODE,
+    "synthetic-products": _OGB_NODE,
     "synthetic": _TOY_NODE, "synthetic-graphs": _TOY_GRAPH,
     "ogbg-molhiv": _MOL, "ogbg-molpcba": _MOL,
     "digits": _DIGITS, "cifar10": _CIFAR, "cifar100": _CIFAR,

@@ -9,7 +9,7 @@ from .task import Task
 _OGB_NODE = ("ogbn-arxiv", "ogbn-products")
 _OGB_GRAPH = ("ogbg-molhiv", "ogbg-molpcba")
 _PLANETOID = ("cora", "citeseer", "pubmed")
-_SYNTHETIC_NODE = ("synthetic", "synthetic-arxiv")
+_SYNTHETIC_NODE = ("synthetic", "synthetic-arxiv", "synthetic-products")
 _SYNTHETIC_GRAPH = ("synthetic-graphs",)
 _IMAGES = ("cifar10", "cifar100")
 _EMBEDDED_IMAGES = ("digits",)
