@@ -8,10 +8,13 @@ otherwise ``fanout`` distinct ones. Deterministic under a ``torch.Generator``.
 
 Memory: one hop draws one random key per candidate edge (the summed in-degree of the hop's
 frontier), so a batch costs O(sum of frontier degrees), never O(E).
+
+``make_sampler`` picks the sampler: DGL's (``gkd.interop.dgl.DGLNeighbourSampler``) when DGL is
+installed, else this one; both yield the same kind of batches, in the same seed order.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -50,13 +53,16 @@ def sample_neighbours(rowptr: Tensor, col: Tensor, nodes: Tensor, fanout: int,
     return col[position[chosen]], nodes[segment[chosen]]
 
 
-def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[int],
-                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-    """The subgraph a ``len(fanouts)``-layer GNN needs for ``seeds``: hop l samples ``fanouts[l]``
+HopSampler = Callable[[Tensor, int], tuple[Tensor, Tensor]]
+"""``sample_hop(nodes, fanout) -> (sources, targets)``: up to ``fanout`` in-neighbours of each of
+``nodes`` (all when ``fanout`` is -1), ``sources[i]`` a sampled in-neighbour of ``targets[i]``."""
+
+
+def expand_hops(num_nodes: int, seeds: Tensor, fanouts: list[int], sample_hop: HopSampler) -> tuple[Tensor, Tensor]:
+    """Grow the subgraph of ``seeds`` hop by hop with ``sample_hop``: hop l samples ``fanouts[l]``
     in-neighbours of the nodes first reached at hop l - 1 (the seeds at hop 0). Returns
     ``(node_ids, edge_index)``: the seeds first, in order, then every node reached, and the union
     of the sampled edges relabelled to positions in ``node_ids``."""
-    num_nodes = rowptr.numel() - 1
     local = torch.full((num_nodes,), -1, dtype=torch.long)
     if torch.unique(seeds).numel() != seeds.numel():
         raise ValueError("sample_subgraph: seeds must be distinct")
@@ -64,7 +70,7 @@ def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[in
     local[node_ids] = torch.arange(node_ids.numel())
     frontier, sources, targets = seeds, [], []
     for fanout in fanouts:
-        src, dst = sample_neighbours(rowptr, col, frontier, fanout, generator)
+        src, dst = sample_hop(frontier, fanout)
         sources.append(src)
         targets.append(dst)
         new = torch.unique(src[local[src] < 0])
@@ -75,24 +81,43 @@ def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[in
     return node_ids, torch.stack([local[src], local[dst]])
 
 
+def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[int],
+                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """The subgraph a ``len(fanouts)``-layer GNN needs for ``seeds``, sampled on the CSR of
+    in-neighbours ``(rowptr, col)`` (see ``expand_hops`` for the hops and the return value)."""
+    return expand_hops(rowptr.numel() - 1, seeds, fanouts,
+                       lambda nodes, fanout: sample_neighbours(rowptr, col, nodes, fanout, generator))
+
+
+def check_sampling(fanouts: list[int], batch_size: int) -> None:
+    """Raise ``ValueError`` unless ``fanouts`` holds one positive count (or -1: all) per layer and
+    ``batch_size`` is positive: the rules every neighbour sampler of gkd shares."""
+    if not fanouts or any(f == 0 or f < -1 for f in fanouts):
+        raise ValueError(f"fanouts: one positive count (or -1 for all) per layer, got {fanouts}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+
+
 class NeighbourSampler:
     """Mini-batches of a node task's graph for GNN training: ``for batch in sampler:`` yields a
     ``Data`` subgraph with ``x``, ``y``, ``edge_index``, ``n_id`` (the full-graph id of each of its
     nodes) and ``batch_size`` (its first ``batch_size`` nodes are the seeds whose outputs count).
     Seeds are ``nodes`` (default: all) in shuffled batches of ``batch_size``; ``fanouts[l]``
     in-neighbours are kept per node at hop l (-1: all). Seeded: the same ``seed`` and epoch give
-    the same batches."""
+    the same batches. Subclasses change how a batch is sampled (``_index`` and ``subgraph``),
+    never the seed batches: those are drawn here, from the epoch's ``torch.Generator``."""
 
     def __init__(self, data: Data, fanouts: list[int], batch_size: int, nodes: Tensor | None = None,
                  shuffle: bool = True, seed: int = 0) -> None:
-        if not fanouts or any(f == 0 or f < -1 for f in fanouts):
-            raise ValueError(f"fanouts: one positive count (or -1 for all) per layer, got {fanouts}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        check_sampling(fanouts, batch_size)
         self.data, self.fanouts, self.batch_size = data, list(fanouts), batch_size
         self.nodes = torch.arange(data.num_nodes) if nodes is None else nodes
         self.shuffle, self.seed, self.epoch = shuffle, seed, 0
-        self.rowptr, self.col = in_neighbour_csr(data.edge_index, data.num_nodes)
+        self._index()
+
+    def _index(self) -> None:
+        """Build what ``subgraph`` samples from, once: the CSR of in-neighbours."""
+        self.rowptr, self.col = in_neighbour_csr(self.data.edge_index, self.data.num_nodes)
 
     def __len__(self) -> int:
         return (self.nodes.numel() + self.batch_size - 1) // self.batch_size
@@ -107,7 +132,41 @@ class NeighbourSampler:
     def subgraph(self, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
         """The sampled subgraph of ``seeds`` as a ``Data`` (see the class docstring)."""
         node_ids, edge_index = sample_subgraph(self.rowptr, self.col, seeds, self.fanouts, generator)
-        batch = Data(x=self.data.x[node_ids], edge_index=edge_index, n_id=node_ids, batch_size=seeds.numel())
+        return self._batch(node_ids, edge_index, seeds.numel())
+
+    def _batch(self, node_ids: Tensor, edge_index: Tensor, batch_size: int) -> Data:
+        """The ``Data`` of a sampled subgraph: features (and labels) of ``node_ids``, its edges."""
+        batch = Data(x=self.data.x[node_ids], edge_index=edge_index, n_id=node_ids, batch_size=batch_size)
         if getattr(self.data, "y", None) is not None:
             batch.y = self.data.y[node_ids]
         return batch
+
+
+SAMPLER_BACKENDS = ("auto", "gkd", "dgl")
+
+
+def make_sampler(data: Data, fanouts: list[int], batch_size: int, nodes: Tensor | None = None, seed: int = 0,
+                 backend: str = "auto") -> NeighbourSampler:
+    """The neighbour sampler for mini-batch training (arguments as ``NeighbourSampler``'s).
+    ``backend``: ``"auto"`` takes DGL's sampler (``gkd.interop.dgl.DGLNeighbourSampler``) when
+    ``dgl`` imports and gkd's own ``NeighbourSampler`` otherwise; ``"gkd"`` or ``"dgl"`` force one
+    (``"dgl"`` without DGL raises ``ImportError`` saying how to install it). DGL is imported here,
+    on demand: ``import gkd`` never imports it."""
+    if backend not in SAMPLER_BACKENDS:
+        raise ValueError(f"sampler backend must be one of {', '.join(map(repr, SAMPLER_BACKENDS))}, got {backend!r}")
+    if backend == "gkd" or (backend == "auto" and not _dgl_imports()):
+        return NeighbourSampler(data, fanouts, batch_size, nodes=nodes, seed=seed)
+    from .interop.dgl import DGLNeighbourSampler  # its constructor raises the install hint without DGL
+
+    return DGLNeighbourSampler(data, fanouts, batch_size, nodes=nodes, seed=seed)
+
+
+def _dgl_imports() -> bool:
+    """Whether DGL is installed and imports."""
+    from .interop.dgl import _dgl
+
+    try:
+        _dgl()
+    except ImportError:
+        return False
+    return True

@@ -16,7 +16,9 @@ from torch import nn  # noqa: E402
 import gkd  # noqa: E402
 from gkd import ModelSpec, TrainConfig  # noqa: E402
 from gkd.data import load  # noqa: E402
-from gkd.interop.dgl import dgl_model, from_dgl, to_dgl  # noqa: E402
+from gkd.interop.dgl import DGLNeighbourSampler, dgl_model, from_dgl, to_dgl  # noqa: E402
+from gkd.sampling import NeighbourSampler, make_sampler  # noqa: E402
+from torch_geometric.data import Data  # noqa: E402
 
 
 class SageStack(nn.Module):
@@ -79,3 +81,88 @@ def test_glnn_from_a_dgl_teacher_into_a_gkd_mlp():
     assert student.scores["test"] > alone.scores["test"] + 0.05  # the DGL teacher's knowledge reached the MLP
     fitnet = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=64), "fitnet", config)  # hidden layers too
     assert fitnet.scores["test"] > 0.3
+
+
+def _random_data(n: int = 60, e: int = 600, seed: int = 0) -> Data:
+    """A small graph with no self-loops and no duplicate edges ("distinct neighbours" is checkable)."""
+    g = torch.Generator().manual_seed(seed)
+    edges = torch.randint(0, n, (2, e), generator=g)
+    edges = torch.unique(edges[:, edges[0] != edges[1]], dim=1)
+    return Data(x=torch.randn(n, 4, generator=g), edge_index=edges, y=torch.arange(n) % 3)
+
+
+def _in_neighbours(edges: torch.Tensor, node: int) -> set[int]:
+    return set(edges[0, edges[1] == node].tolist())
+
+
+def test_make_sampler_takes_dgls_sampler_when_dgl_imports():
+    data = _random_data()
+    assert type(make_sampler(data, [3, 3], batch_size=8)) is DGLNeighbourSampler
+    assert type(make_sampler(data, [3, 3], batch_size=8, backend="dgl")) is DGLNeighbourSampler
+    assert type(make_sampler(data, [3, 3], batch_size=8, backend="gkd")) is NeighbourSampler
+    with pytest.raises(ValueError, match="fanouts"):
+        DGLNeighbourSampler(data, [3, -2], batch_size=8)
+    with pytest.raises(ValueError, match="batch_size"):
+        DGLNeighbourSampler(data, [3], batch_size=0)
+
+
+@pytest.mark.parametrize("fanouts", [[1, 2], [3, 3], [10, 4], [-1, 2]])
+def test_dgl_sampler_keeps_real_distinct_in_neighbours_up_to_the_fanout_at_every_hop(fanouts):
+    data = _random_data()
+    edges, real = data.edge_index, {tuple(e) for e in data.edge_index.t().tolist()}
+    sampler = DGLNeighbourSampler(data, fanouts, batch_size=5, nodes=torch.tensor([0, 5, 7, 59, 13]), shuffle=False)
+    (batch,) = list(sampler)
+    assert torch.equal(batch.n_id[:5], sampler.nodes) and batch.n_id.unique().numel() == batch.n_id.numel()
+    assert torch.equal(batch.x, data.x[batch.n_id]) and torch.equal(batch.y, data.y[batch.n_id])
+    sampled = [tuple(e) for e in batch.n_id[batch.edge_index].t().tolist()]
+    assert set(sampled) <= real and len(sampled) == len(set(sampled))  # real edges, none twice
+    hop, reached, expected_edges = sampler.nodes.tolist(), set(sampler.nodes.tolist()), 0
+    for fanout in fanouts:  # the nodes first reached at hop l - 1 sample min(fanout, in-degree) at hop l
+        for node in hop:
+            mine = [s for s, d in sampled if d == node]
+            degree = len(_in_neighbours(edges, node))
+            assert len(mine) == (degree if fanout < 0 else min(fanout, degree))
+            expected_edges += len(mine)
+        hop = sorted({s for s, d in sampled if d in hop} - reached)
+        reached |= set(hop)
+    assert reached == set(batch.n_id.tolist()) and len(sampled) == expected_edges  # the last hop is not expanded
+
+
+def test_dgl_sampler_covers_the_seeds_once_in_gkds_order_and_follows_the_seed():
+    data = _random_data()
+    nodes = torch.arange(0, 60, 2)
+    first = list(DGLNeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5))
+    again = list(DGLNeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5))
+    other = list(DGLNeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=6))
+    own = list(NeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5))
+    assert len(first) == 4 == len(DGLNeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes))
+    covered = torch.cat([b.n_id[: b.batch_size] for b in first])
+    assert sorted(covered.tolist()) == nodes.tolist()
+    for a, b, mine in zip(first, again, own):
+        assert torch.equal(a.n_id, b.n_id) and torch.equal(a.edge_index, b.edge_index)
+        assert torch.equal(a.n_id[: a.batch_size], mine.n_id[: mine.batch_size])  # the same seed batches
+    assert any(not torch.equal(a.n_id, b.n_id) or not torch.equal(a.edge_index, b.edge_index)
+               for a, b in zip(first, other))
+    sampler = DGLNeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5)
+    epoch0 = list(sampler)
+    dgl.seed(123)  # other use of DGL's generator between epochs changes nothing
+    epoch1 = list(sampler)
+    assert all(torch.equal(a.n_id, b.n_id) for a, b in zip(epoch0, first))
+    assert not all(torch.equal(a.n_id, b.n_id) for a, b in zip(epoch0, epoch1))  # a new epoch, new batches
+    replay = DGLNeighbourSampler(data, [3, 3], batch_size=8, nodes=nodes, seed=5)
+    list(replay)
+    assert all(torch.equal(a.edge_index, b.edge_index) for a, b in zip(epoch1, list(replay)))
+
+
+def test_with_every_neighbour_kept_dgls_subgraph_gives_the_seeds_their_full_graph_outputs():
+    from gkd import ModelSpec
+
+    task = load("synthetic")
+    model = ModelSpec("sage", hidden=16, num_layers=2).build(task).eval()
+    seeds = torch.tensor([5, 17, 400, 1999])
+    (batch,) = list(DGLNeighbourSampler(task.data, [-1, -1], batch_size=4, nodes=seeds, shuffle=False))
+    with torch.no_grad():
+        full = model(task.data).logits[seeds]
+        sampled = model(batch).logits[: batch.batch_size]
+    assert torch.equal(batch.n_id[:4], seeds)
+    assert torch.allclose(sampled, full, atol=1e-5)

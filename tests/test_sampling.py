@@ -118,3 +118,35 @@ def test_benchmark_runs_sampled_and_keeps_sampled_runs_apart(tmp_path):
     assert [r.get("fanouts") for r in read_jsonl(tmp_path / "results.jsonl")] == [[5, 5], None]
     with pytest.raises(SystemExit):
         main(args + ["--fanouts", "0"])
+
+
+def test_make_sampler_picks_the_backend(monkeypatch):
+    import sys
+
+    from gkd.sampling import SAMPLER_BACKENDS, make_sampler
+
+    data = Data(x=torch.randn(60, 4), edge_index=_random_graph(), y=torch.arange(60) % 3)
+    own = make_sampler(data, [3, 3], batch_size=8, backend="gkd")
+    assert type(own) is NeighbourSampler and own.fanouts == [3, 3] and own.batch_size == 8
+    monkeypatch.setitem(sys.modules, "dgl", None)  # DGL absent (`import dgl` fails), in either environment
+    fallback = make_sampler(data, [3, 3], batch_size=8, nodes=torch.arange(10), seed=2)
+    assert type(fallback) is NeighbourSampler and fallback.seed == 2 and fallback.nodes.numel() == 10
+    with pytest.raises(ImportError, match=r'pip install "gkd\[dgl\]".*then pip install "setuptools<70"'):
+        make_sampler(data, [3, 3], batch_size=8, backend="dgl")
+    with pytest.raises(ValueError, match="'auto', 'gkd', 'dgl'") as error:
+        make_sampler(data, [3, 3], batch_size=8, backend="pyg")
+    assert all(name in str(error.value) for name in SAMPLER_BACKENDS) and "'pyg'" in str(error.value)
+    with pytest.raises(ValueError, match="fanouts"):
+        make_sampler(data, [0], batch_size=8, backend="gkd")
+
+
+def test_importing_gkd_and_its_sampler_does_not_import_dgl():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    code = "import sys, gkd, gkd.sampling, gkd.train; assert 'dgl' not in sys.modules, 'dgl imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env=env)

@@ -8,6 +8,8 @@ release that imports beside torch 2.13, with setuptools<70 and packaging).
   ``GraphConv`` / ``SAGEConv`` / ``GATConv``) serves as a gkd teacher or student: it returns
   ``Outputs`` with the outputs of the named layers as ``hidden`` (forward hooks), and the DGL graph
   of each gkd ``Data`` it meets is built once and reused.
+- ``DGLNeighbourSampler``: ``gkd.sampling.NeighbourSampler``'s mini-batches drawn by DGL's
+  ``dgl.sampling.sample_neighbors`` (``gkd.sampling.make_sampler`` picks it when DGL imports).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from torch_geometric.data import Data
 
 from ..data.task import Task
 from ..models.wrapper import HookedModel
+from ..sampling import NeighbourSampler, expand_hops
 
 FEATURE_KEYS = ("feat", "x", "features")
 LABEL_KEYS = ("label", "y", "labels")
@@ -31,8 +34,10 @@ def _dgl() -> Any:
     try:
         import dgl
     except ImportError as exc:  # the extra is optional
-        raise ImportError("gkd.interop.dgl needs DGL: pip install -e \".[dgl]\" (dgl==1.1.3 with setuptools<70 "
-                          "and packaging; DGL 2.x needs torch <= 2.2.1)") from exc
+        raise ImportError(f"DGL does not import here ({exc}); gkd's DGL interop and DGL sampler need it: "
+                          "pip install \"gkd[dgl]\" (from a checkout: pip install -e \".[dgl]\"), then "
+                          "pip install \"setuptools<70\" (DGL 1.1.3 needs it and torch 2.13's metadata forbids "
+                          "it, hence a step of its own; DGL 2.x needs torch <= 2.2.1)") from exc
     return dgl
 
 
@@ -114,3 +119,40 @@ def dgl_model(module: nn.Module, hidden: Sequence[str] = ()) -> HookedModel:
     wrapped = HookedModel(module, hidden, inputs=lambda data: (cache.graph(data), data.x))
     wrapped.uses_graph = True
     return wrapped
+
+
+DGL_SEED_LIMIT = 2**31 - 1  # dgl.seed takes a C int
+
+
+class DGLNeighbourSampler(NeighbourSampler):
+    """``gkd.sampling.NeighbourSampler`` with DGL drawing the neighbours: the same constructor,
+    the same batches (``x``, ``y``, ``edge_index``, ``n_id`` with the seeds first, ``batch_size``)
+    and the same seed batches in the same order (shuffled by the epoch's ``torch.Generator``), each
+    hop sampled by ``dgl.sampling.sample_neighbors`` (in-edges, uniform, without replacement,
+    ``fanout`` -1: all) on a DGL graph built once from ``data.edge_index``.
+
+    Randomness: DGL samples with its own global generator. Given a ``torch.Generator`` (as in
+    ``for batch in sampler``), ``subgraph`` first reseeds DGL (``dgl.seed``) from it, so the same
+    ``seed`` and epoch give the same batches whatever else used DGL's generator in between; this
+    changes DGL's global random state. DGL splits large hops across threads, so batches repeat for
+    a given number of threads. Without a generator, ``subgraph`` draws from DGL's state as it is."""
+
+    def _index(self) -> None:
+        """Build the DGL graph to sample from, once (messages flow ``edge_index[0] -> [1]``)."""
+        self.dgl = _dgl()
+        edges = self.data.edge_index
+        self.graph = self.dgl.graph((edges[0], edges[1]), num_nodes=self.data.num_nodes)
+
+    def subgraph(self, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
+        """The sampled subgraph of ``seeds`` as a ``Data`` (see ``NeighbourSampler``)."""
+        if generator is not None:
+            self.dgl.seed(int(torch.randint(DGL_SEED_LIMIT, (), generator=generator)))
+        node_ids, edge_index = expand_hops(self.data.num_nodes, seeds, self.fanouts, self._sample_hop)
+        return self._batch(node_ids, edge_index, seeds.numel())
+
+    def _sample_hop(self, nodes: Tensor, fanout: int) -> tuple[Tensor, Tensor]:
+        """One hop: up to ``fanout`` in-neighbours of each of ``nodes``, as (sources, targets)."""
+        frontier = self.dgl.sampling.sample_neighbors(self.graph, nodes, fanout, edge_dir="in", replace=False,
+                                                      copy_ndata=False, copy_edata=False)
+        sources, targets = frontier.edges()
+        return sources.long(), targets.long()
