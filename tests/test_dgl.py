@@ -166,3 +166,20 @@ def test_with_every_neighbour_kept_dgls_subgraph_gives_the_seeds_their_full_grap
         sampled = model(batch).logits[: batch.batch_size]
     assert torch.equal(batch.n_id[:4], seeds)
     assert torch.allclose(sampled, full, atol=1e-5)
+
+
+def test_the_latency_benchmarks_dgl_stack_computes_gkds_sage():
+    """benchmarks.latency times like against like: its DGL SAGEConv stack, given the weights of
+    gkd's SAGE, gives the same outputs."""
+    from benchmarks.latency import DglSAGE, dgl_graph
+
+    task = load("synthetic")
+    ours = gkd.models.SAGE(task.num_features, 16, task.num_classes, num_layers=3).eval()
+    graph, why = dgl_graph(task.data)
+    assert graph is not None, why
+    theirs = DglSAGE(graph, task.num_features, 16, task.num_classes, 3).eval()
+    with torch.no_grad():
+        for layer, conv in zip(ours.layers, theirs.convs):
+            conv.fc_self.load_state_dict(layer.self_lin.state_dict())  # both: W_self with the bias
+            conv.fc_neigh.load_state_dict(layer.neigh_lin.state_dict())
+        assert torch.allclose(theirs(task.data), ours(task.data).logits, atol=1e-5)
