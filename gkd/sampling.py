@@ -68,7 +68,7 @@ def expand_hops(num_nodes: int, seeds: Tensor, fanouts: list[int], sample_hop: H
         raise ValueError("sample_subgraph: seeds must be distinct")
     node_ids = seeds
     local[node_ids] = torch.arange(node_ids.numel())
-    frontier, sources, targets = seeds, [], []
+    frontier, sources, targets = seeds, [seeds.new_empty(0)], [seeds.new_empty(0)]
     for fanout in fanouts:
         src, dst = sample_hop(frontier, fanout)
         sources.append(src)
@@ -91,8 +91,9 @@ def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[in
 
 def check_sampling(fanouts: list[int], batch_size: int) -> None:
     """Raise ``ValueError`` unless ``fanouts`` holds one positive count (or -1: all) per layer and
-    ``batch_size`` is positive: the rules every neighbour sampler of gkd shares."""
-    if not fanouts or any(f == 0 or f < -1 for f in fanouts):
+    ``batch_size`` is positive: the rules every neighbour sampler of gkd shares. No fanouts at
+    all (zero hops) gives batches of the seed nodes alone, for models that read no neighbours."""
+    if any(f == 0 or f < -1 for f in fanouts):
         raise ValueError(f"fanouts: one positive count (or -1 for all) per layer, got {fanouts}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -150,11 +151,12 @@ def make_sampler(data: Data, fanouts: list[int], batch_size: int, nodes: Tensor 
     """The neighbour sampler for mini-batch training (arguments as ``NeighbourSampler``'s).
     ``backend``: ``"auto"`` takes DGL's sampler (``gkd.interop.dgl.DGLNeighbourSampler``) when
     ``dgl`` imports and gkd's own ``NeighbourSampler`` otherwise; ``"gkd"`` or ``"dgl"`` force one
-    (``"dgl"`` without DGL raises ``ImportError`` saying how to install it). DGL is imported here,
-    on demand: ``import gkd`` never imports it."""
+    (``"dgl"`` without DGL raises ``ImportError`` saying how to install it). Zero hops (seeds
+    alone) need no graph sampler: gkd's serves them. DGL is imported here, on demand: ``import
+    gkd`` never imports it."""
     if backend not in SAMPLER_BACKENDS:
         raise ValueError(f"sampler backend must be one of {', '.join(map(repr, SAMPLER_BACKENDS))}, got {backend!r}")
-    if backend == "gkd" or (backend == "auto" and not _dgl_imports()):
+    if backend == "gkd" or not fanouts or (backend == "auto" and not _dgl_imports()):
         return NeighbourSampler(data, fanouts, batch_size, nodes=nodes, seed=seed)
     from .interop.dgl import DGLNeighbourSampler  # its constructor raises the install hint without DGL
 

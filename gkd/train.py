@@ -29,7 +29,7 @@ from .layerwise import layerwise_forward, supports_layerwise
 from .metrics import score, score_rows
 from .outputs import Outputs
 from .paths import cache_dir
-from .sampling import NeighbourSampler
+from .sampling import NeighbourSampler, make_sampler
 from .teacher_outputs import GraphTeacherOutputs
 
 CACHE_VERSION = 1
@@ -58,7 +58,9 @@ class TrainConfig:
     stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks), or seed
     nodes per mini-batch when ``fanouts`` is set. ``fanouts``: node tasks train on sampled
     neighbourhoods (``gkd.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1: all);
-    None: full-batch. Evaluation is always on the full graph; ``layerwise``: by a layer-wise
+    None: full-batch; ``sampler``: whose sampler draws them (``gkd.sampling.make_sampler``:
+    "auto" is DGL's when DGL is installed, else gkd's; "gkd"; "dgl"); a model that reads no
+    neighbours (an MLP) gets batches of nodes alone. Evaluation is always on the full graph; ``layerwise``: by a layer-wise
     pass (``gkd.layerwise``: one layer's activations at a time, for graphs too large for a
     full-graph forward) when True, by one forward when False, and when None (the default)
     layer-wise exactly when ``fanouts`` is set and the model allows it. ``lr_schedule``: None (a
@@ -75,6 +77,7 @@ class TrainConfig:
     fanouts: tuple[int, ...] | None = None
     lr_schedule: str | None = None
     layerwise: bool | None = None
+    sampler: str = "auto"
 
 
 @dataclass
@@ -205,7 +208,10 @@ def _sampled_node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
         s.train_mask = torch.zeros(n, dtype=torch.bool)
         s.train_mask[train] = True
         seeds = train if s.teacher_logits is None else torch.arange(n)
-        s.sampler = NeighbourSampler(s.task.data, list(s.config.fanouts), s.config.batch_size, nodes=seeds, seed=s.seed)
+        # a model that reads no neighbours (an MLP) trains on batches of the seed nodes alone
+        fanouts = list(s.config.fanouts) if getattr(s.model, "uses_graph", True) else []
+        s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, nodes=seeds, seed=s.seed,
+                                 backend=s.config.sampler)
     if s.teacher_outputs is None and s.teacher_logits is not None:
         s.teacher_outputs = _teacher_outputs(s, s.task.data_on(s.device), s.teacher_logits)
     totals: dict[str, float] = {}
@@ -369,9 +375,12 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
 def teacher_key(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> str:
     """Hash of everything a teacher's outputs depend on: model, optimisation, data, node order,
     split and seed."""
+    # fields that do not change what is learnt stay out (so do fields at a value that changes nothing:
+    # the sampler of a full-batch run), which keeps earlier caches valid as TrainConfig grows
+    unused = ("progress", "device", "layerwise") + (("sampler",) if config.fanouts is None else ())
     payload = {
         "version": CACHE_VERSION, "spec": asdict(spec), "seed": seed, "task": task.fingerprint(),
-        "config": {k: v for k, v in asdict(config).items() if k not in ("progress", "device", "layerwise")},
+        "config": {k: v for k, v in asdict(config).items() if k not in unused},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gkd.sampling import NeighbourSampler, in_neighbour_csr, sample_neighbours, sample_subgraph
+from gkd.sampling import NeighbourSampler, in_neighbour_csr, make_sampler, sample_neighbours, sample_subgraph
 
 
 def _random_graph(n: int = 60, e: int = 600, seed: int = 0) -> torch.Tensor:
@@ -150,3 +150,44 @@ def test_importing_gkd_and_its_sampler_does_not_import_dgl():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     code = "import sys, gkd, gkd.sampling, gkd.train; assert 'dgl' not in sys.modules, 'dgl imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env=env)
+
+
+def test_zero_hops_give_the_seed_nodes_alone():
+    data = Data(x=torch.randn(60, 4), edge_index=_random_graph(), y=torch.arange(60) % 3)
+    sampler = NeighbourSampler(data, [], batch_size=16, seed=1)
+    batches = list(sampler)
+    assert [b.num_nodes for b in batches] == [16, 16, 16, 12]
+    assert all(b.edge_index.shape == (2, 0) and b.batch_size == b.num_nodes for b in batches)
+    assert sorted(torch.cat([b.n_id for b in batches]).tolist()) == list(range(60))
+    assert make_sampler(data, [], batch_size=16, backend="dgl").fanouts == []  # no graph sampler needed
+
+
+def test_an_mlp_student_trains_on_node_batches_without_neighbours(monkeypatch):
+    import gkd
+    import gkd.train as train_module
+    from gkd import ModelSpec, TrainConfig
+    from gkd.data import load
+
+    task = load("synthetic")
+    teacher = gkd.train_teacher(task, ModelSpec("sage", hidden=32), TrainConfig(epochs=30, patience=30), use_cache=False)
+    seen = []
+    real = train_module.make_sampler
+    monkeypatch.setattr(train_module, "make_sampler", lambda data, fanouts, *a, **k: seen.append(fanouts) or real(data, fanouts, *a, **k))
+    config = TrainConfig(epochs=30, patience=30, fanouts=(5, 5), batch_size=256)
+    mlp = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=64), "glnn", config)
+    sage = gkd.train_student(task, teacher, ModelSpec("sage", hidden=16), "glnn", config)
+    assert seen == [[], [5, 5]]
+    assert mlp.scores["test"] > 0.6 and sage.scores["test"] > 0.6
+
+
+def test_the_sampler_backend_keys_sampled_teachers_only():
+    from dataclasses import replace
+
+    from gkd import ModelSpec, TrainConfig
+    from gkd.data import load
+    from gkd.train import teacher_key
+
+    task, spec = load("synthetic"), ModelSpec("sage")
+    full, sampled = TrainConfig(), TrainConfig(fanouts=(5, 5))
+    assert teacher_key(task, spec, full, 0) == teacher_key(task, spec, replace(full, sampler="gkd"), 0)
+    assert teacher_key(task, spec, sampled, 0) != teacher_key(task, spec, replace(sampled, sampler="gkd"), 0)
