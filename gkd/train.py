@@ -122,8 +122,6 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     if teacher is not None:
         teacher.to(device).eval()
     distiller.prepare(task=task, student=model, teacher=teacher, teacher_logits=teacher_logits)
-    if distributed.active() and config.fanouts:
-        raise ValueError("sampled training (fanouts) runs in one process for now; drop --fanouts or run without torchrun")
     params = list(model.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     if config.lr_schedule not in (None, "cosine"):
@@ -207,7 +205,8 @@ def _sampled_node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
         train = s.task.split["train"]
         s.train_mask = torch.zeros(n, dtype=torch.bool)
         s.train_mask[train] = True
-        seeds = train if s.teacher_logits is None else torch.arange(n)
+        # several processes: each rank samples around its equal share of the seeds (same batch count)
+        seeds = distributed.share(train if s.teacher_logits is None else torch.arange(n))
         # a model that reads no neighbours (an MLP) trains on batches of the seed nodes alone
         fanouts = list(s.config.fanouts) if getattr(s.model, "uses_graph", True) else []
         s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, nodes=seeds, seed=s.seed,

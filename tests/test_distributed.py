@@ -19,9 +19,9 @@ def test_one_process_is_not_distributed():
     assert torch.equal(distributed.share(index), index) and distributed.rank0_decides(True)
 
 
-def _run(out: Path, processes: int) -> list[dict]:
+def _run(out: Path, processes: int, *extra: str) -> list[dict]:
     args = ["-m", "benchmarks.run", "--dataset", "synthetic", "--methods", "none,glnn,fitnet", "--students", "mlp",
-            "--seeds", "1", "--epochs", "15", "--no-cache", "--out", str(out)]
+            "--seeds", "1", "--epochs", "15", "--no-cache", "--out", str(out), *extra]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
     command = (launcher if processes > 1 else [sys.executable]) + args
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -40,3 +40,16 @@ def test_two_gloo_processes_match_one(tmp_path):
         assert b["teacher_test"] == pytest.approx(a["teacher_test"], abs=0.01)
         assert b["test"] == pytest.approx(a["test"], abs=0.015), a["method"]
         assert b["valid"] == pytest.approx(a["valid"], abs=0.015), a["method"]
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_on_sampled_neighbourhoods(tmp_path):
+    extra = ("--fanouts", "5,5")
+    single = _run(tmp_path / "one", 1, *extra)
+    double = _run(tmp_path / "two", 2, *extra)
+    assert [(r["method"], r["status"], r["fanouts"]) for r in double] == [(r["method"], "ok", [5, 5]) for r in single]
+    for a, b in zip(single, double):
+        # each rank samples around half of the seeds: other batches than one process draws, a close result
+        assert b["teacher_test"] == pytest.approx(a["teacher_test"], abs=0.06)
+        assert b["test"] == pytest.approx(a["test"], abs=0.08), a["method"]
+        assert b["test"] > 0.45, a["method"]
