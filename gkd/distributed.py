@@ -4,8 +4,8 @@ When a process group is initialised (``init_from_env`` does it under torchrun: g
 on GPU), ``gkd.fit`` wraps the model in ``DistributedDataParallel`` and each rank learns from its
 share of the training items: every ``world``-th labelled and visible node (node tasks, whose
 forward pass stays full-graph), every ``world``-th graph or image of each epoch's shuffled order
-(graph and image tasks); sampled training (``TrainConfig.fanouts``) is single-process for now.
-DDP averages the model's gradients; a method's own parameters
+(graph and image tasks); with sampling (``TrainConfig.fanouts``), every ``world``-th seed node, each
+rank drawing its own neighbourhoods (the same number of batches on every rank). DDP averages the model's gradients; a method's own parameters
 (projectors) are averaged here after each backward pass, so every rank holds the same weights,
 computes the same validation score and stops at the same epoch. Ranks seed alike, so with equal
 shares the averaged gradient equals the single-process one.

@@ -1,4 +1,5 @@
 """Two processes with torch.distributed (gloo on CPU) against one: the same runs, the same result."""
+import json
 import os
 import subprocess
 import sys
@@ -53,3 +54,16 @@ def test_two_gloo_processes_train_on_sampled_neighbourhoods(tmp_path):
         assert b["teacher_test"] == pytest.approx(a["teacher_test"], abs=0.06)
         assert b["test"] == pytest.approx(a["test"], abs=0.08), a["method"]
         assert b["test"] > 0.45, a["method"]
+
+
+@pytest.mark.slow
+def test_the_speed_up_benchmark_times_one_and_two_processes(tmp_path):
+    from benchmarks import ddp_speedup
+
+    out = tmp_path / "ddp"
+    assert ddp_speedup.main(["--dataset", "synthetic", "--epochs", "2", "--threads", "2", "--out", str(out)]) == 0
+    ways = json.loads((out / "ddp_speedup.json").read_text())["ways"]
+    assert [(w["processes"], w["threads"]) for w in ways] == [(1, 1), (1, 2), (2, 1)]
+    assert all(w["epoch_s"] > 0 and w["epochs"] == 2 and w["valid"] > 0.3 for w in ways)
+    assert "| 2 x 1 |" in (out / "ddp_speedup.md").read_text()
+    assert ddp_speedup.main(["--nproc", "1"]) == 2
