@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 from pathlib import Path
 
@@ -101,39 +102,55 @@ def _train_step(model: nn.Module, data: Data, train: torch.Tensor, logits_of) ->
     return step
 
 
-def _time_sage(model: nn.Module, data: Data, train: torch.Tensor, logits_of, repeats: int,
-               steps: int) -> tuple[float, float]:
-    """(training step, full-graph inference): medians of ``steps`` and ``repeats`` warm runs."""
-    step = median_seconds(_train_step(model, data, train, logits_of), steps)
-    model.eval()
-    with torch.no_grad():
-        inference = median_seconds(lambda: model(data), repeats)
-    return step, inference
+def _interleaved_medians(fns: dict[str, callable], rounds: int) -> dict[str, float]:
+    """Median wall time of each of ``fns`` over ``rounds`` rounds, the calls taking turns within a
+    round (one untimed warm-up call each first): a slow spell of a noisy machine then hits every
+    implementation alike instead of whichever happened to be timed during it."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(rounds, 1)):
+        for name, fn in fns.items():
+            times[name].append(median_seconds(fn, repeats=1, warmup=0))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _inference(model: nn.Module, data: Data) -> callable:
+    def run() -> None:
+        model.eval()
+        with torch.no_grad():
+            model(data)
+
+    return run
 
 
 def compare_sage(task, spec, data: Data, device: str, repeats: int, steps: int, skip_pyg: bool = False) -> dict:
     """The SAGE stack of ``spec`` (its depth and width; mean aggregation, no dropout or norm) as
     gkd's CSR layers, PyG's ``SAGEConv`` (unless ``skip_pyg``) and DGL's ``SAGEConv`` (when DGL is
-    there): training step and full-graph inference of each, the ratios to gkd (above 1: gkd is
-    faster), and why one was not timed."""
+    there): training step and full-graph inference of each (timed in turns, see
+    ``_interleaved_medians``), the ratios to gkd (above 1: gkd is faster), and why one was not timed."""
     train = task.split["train"].to(device)
-    ours = gkd.models.SAGE(task.num_features, spec.hidden, task.num_classes, num_layers=spec.num_layers).to(device)
-    step, full = {}, {}
-    step["gkd_csr_sage"], full["gkd_csr_sage"] = _time_sage(ours, data, train, lambda out: out.logits, repeats, steps)
+    models = {"gkd_csr_sage": (gkd.models.SAGE(task.num_features, spec.hidden, task.num_classes,
+                                               num_layers=spec.num_layers).to(device), lambda out: out.logits)}
     not_timed = {}
     if skip_pyg:
         not_timed["pyg"] = "--skip-pyg"
     else:
-        pyg = PygSAGE(task.num_features, spec.hidden, task.num_classes, spec.num_layers).to(device)
-        step["pyg_sageconv"], full["pyg_sageconv"] = _time_sage(pyg, data, train, lambda out: out, repeats, steps)
-        step["speedup"], full["pyg_speedup"] = (step["pyg_sageconv"] / step["gkd_csr_sage"],
-                                                full["pyg_sageconv"] / full["gkd_csr_sage"])
+        models["pyg_sageconv"] = (PygSAGE(task.num_features, spec.hidden, task.num_classes, spec.num_layers).to(device),
+                                  lambda out: out)
     graph, why = dgl_graph(data)
     if graph is None:
         not_timed["dgl"] = why
     else:
-        net = DglSAGE(graph, task.num_features, spec.hidden, task.num_classes, spec.num_layers).to(device)
-        step["dgl_sageconv"], full["dgl_sageconv"] = _time_sage(net, data, train, lambda out: out, repeats, steps)
+        models["dgl_sageconv"] = (DglSAGE(graph, task.num_features, spec.hidden, task.num_classes,
+                                          spec.num_layers).to(device), lambda out: out)
+    step = _interleaved_medians({name: _train_step(m, data, train, logits_of) for name, (m, logits_of) in models.items()},
+                                steps)
+    full = _interleaved_medians({name: _inference(m, data) for name, (m, _) in models.items()}, repeats)
+    if "pyg_sageconv" in models:
+        step["speedup"], full["pyg_speedup"] = (step["pyg_sageconv"] / step["gkd_csr_sage"],
+                                                full["pyg_sageconv"] / full["gkd_csr_sage"])
+    if "dgl_sageconv" in models:
         step["dgl_speedup"], full["dgl_speedup"] = (step["dgl_sageconv"] / step["gkd_csr_sage"],
                                                     full["dgl_sageconv"] / full["gkd_csr_sage"])
     return {"sage": f"SAGE {spec.num_layers}x{spec.hidden}", "train_step_s": step, "sage_full_graph_s": full,

@@ -61,7 +61,7 @@ def layerwise_forward(model: nn.Module, data: Data, block_rows: int = 65_536, ke
     hidden: list[Tensor] = []
     for i, layer in enumerate(model.layers):
         adj = adjacency(data, layer.norm)
-        pre = h if type(layer).pre is AggregatingLayer.pre else _by_blocks(layer.pre, h, block_rows)
+        pre = _by_blocks(layer.pre, h, block_rows) if layer.maps_first else h
         out: Tensor | None = None
         for start in range(0, n, block_rows):
             end = min(start + block_rows, n)

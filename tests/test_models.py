@@ -84,3 +84,28 @@ def test_hooked_model_exposes_named_layers_of_a_pyg_model():
 def test_hooked_model_unknown_layer_lists_valid_names():
     with pytest.raises(ValueError, match="conv1"):
         gkd.models.HookedModel(_UserModel(), hidden=["conv3"])
+
+
+def _node_task(g: Data) -> gkd.Task:
+    split = {"train": torch.arange(4), "valid": torch.arange(4, 6), "test": torch.arange(6, g.num_nodes)}
+    return gkd.Task(name="tiny", kind="node", data=g, split=split, num_classes=3)
+
+
+@pytest.mark.parametrize("name", ["sage", "gcn", "gin"])
+def test_the_first_layer_aggregates_the_input_features_once(name):
+    from gkd.models.aggregating import propagated_features
+
+    g = _graph()
+    model = gkd.ModelSpec(name, hidden=16, num_layers=2).build(_node_task(g))  # 5 -> 16: no map before the product
+    first = model(g).logits
+    cached = g.__dict__["_gkd_propagated"]
+    assert len(cached) == 1
+    product = next(iter(cached.values()))
+    assert propagated_features(g, model.layers[0].norm) is product  # the second call reuses it
+    fresh = _graph()
+    assert torch.allclose(model(fresh).logits, first, atol=1e-6)
+    first.sum().backward()
+    assert all(p.grad is not None for p in model.layers[0].parameters())
+    g.x.mul_(2)  # features changed in place: the product is recomputed
+    doubled = model(g).logits
+    assert not torch.allclose(doubled, first) and torch.allclose(doubled, model(Data(x=g.x.clone(), edge_index=g.edge_index, num_nodes=g.num_nodes)).logits, atol=1e-5)

@@ -14,15 +14,33 @@ from torch_geometric.data import Data
 from .adjacency import Norm, propagate
 
 
+def propagated_features(data: Data, norm: Norm) -> Tensor:
+    """``A_norm @ data.x``, cached on ``data`` (keyed by the normalisation and by the storage and
+    version of ``x`` and ``edge_index``: features or edges changed in place are recomputed)."""
+    cache = data.__dict__.setdefault("_gkd_propagated", {})
+    x, edges = data.x, data.edge_index
+    key = (norm, x.data_ptr(), x._version, tuple(x.shape), x.device, edges.data_ptr(), edges._version, edges.size(1))
+    if key not in cache:
+        for stale in [k for k in cache if k[0] == norm]:  # one entry per normalisation: an old x's goes
+            del cache[stale]
+        cache[key] = propagate(data, x, norm)
+    return cache[key]
+
+
 class AggregatingLayer(nn.Module):
     """Base of a layer ``h' = combine(h, A_norm @ pre(h))``; subclasses set ``norm`` (the
     adjacency's normalisation: mean, sym or sum) and define ``combine`` (and ``pre`` when a
-    node-wise map comes before the product). ``rowwise = False`` marks a subclass whose
+    node-wise map comes before the product, saying so in ``maps_first``). ``rowwise = False`` marks a subclass whose
     aggregation is not the product (e.g. GIN-E's edge-feature messages): it cannot run by
     row blocks."""
 
     norm: Norm = "mean"
     rowwise: bool = True
+
+    @property
+    def maps_first(self) -> bool:
+        """Whether ``pre`` changes ``h`` (False: ``pre`` is the identity)."""
+        return False
 
     def pre(self, h: Tensor) -> Tensor:
         """The node-wise map applied before aggregation (identity by default)."""
@@ -33,7 +51,12 @@ class AggregatingLayer(nn.Module):
         raise NotImplementedError
 
     def aggregate(self, h: Tensor, data: Data) -> Tensor:
-        """``A_norm @ pre(h)`` over the whole graph."""
+        """``A_norm @ pre(h)`` over the whole graph. When ``pre`` is the identity and ``h`` is the
+        graph's own input features (no gradient), the product depends on the data alone: it is
+        computed once and kept on ``data`` (as SIGN precomputes its propagated features), so a
+        full-batch first layer pays for its aggregation once per run instead of once per step."""
+        if not self.maps_first and h is getattr(data, "x", None) and not h.requires_grad:
+            return propagated_features(data, self.norm)
         return propagate(data, self.pre(h), self.norm)
 
     def forward(self, h: Tensor, data: Data) -> Tensor:

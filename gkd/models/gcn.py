@@ -20,6 +20,10 @@ class GCNLayer(AggregatingLayer):
         self.bias = nn.Parameter(torch.zeros(out_dim))
         self.narrows = out_dim < in_dim  # the product on the narrower side of W
 
+    @property
+    def maps_first(self) -> bool:
+        return self.narrows
+
     def pre(self, h: Tensor) -> Tensor:
         return self.lin(h) if self.narrows else h
 

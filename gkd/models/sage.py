@@ -1,6 +1,7 @@
 """GraphSAGE with the mean aggregator (Hamilton et al., NeurIPS 2017), full-batch on CSR."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
@@ -20,11 +21,19 @@ class SAGELayer(AggregatingLayer):
         # mean aggregation is linear: aggregate on whichever side of the weight is narrower
         self.narrows = out_dim < in_dim
 
+    @property
+    def maps_first(self) -> bool:
+        return self.narrows
+
     def pre(self, h: Tensor) -> Tensor:
         return self.neigh_lin(h) if self.narrows else h
 
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
-        return self.self_lin(h) + (aggregated if self.narrows else self.neigh_lin(aggregated))
+        # the self term is accumulated into the neighbour term by addmm: no separate pass to add them
+        if self.narrows:
+            return torch.addmm(aggregated, h, self.self_lin.weight.t()) + self.self_lin.bias
+        neigh = torch.nn.functional.linear(aggregated, self.neigh_lin.weight, self.self_lin.bias)
+        return torch.addmm(neigh, h, self.self_lin.weight.t())
 
 
 class SAGE(LayerStack):
