@@ -36,11 +36,7 @@ class AggregatingLayer(nn.Module):
 
     norm: Norm = "mean"
     rowwise: bool = True
-
-    @property
-    def maps_first(self) -> bool:
-        """Whether ``pre`` changes ``h`` (False: ``pre`` is the identity)."""
-        return False
+    maps_first: bool = False  # whether ``pre`` changes ``h`` (a layer that maps first sets it True)
 
     def pre(self, h: Tensor) -> Tensor:
         """The node-wise map applied before aggregation (identity by default)."""

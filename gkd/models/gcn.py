@@ -18,17 +18,13 @@ class GCNLayer(AggregatingLayer):
         super().__init__()
         self.lin = nn.Linear(in_dim, out_dim, bias=False)
         self.bias = nn.Parameter(torch.zeros(out_dim))
-        self.narrows = out_dim < in_dim  # the product on the narrower side of W
-
-    @property
-    def maps_first(self) -> bool:
-        return self.narrows
+        self.maps_first = out_dim < in_dim  # the product on the narrower side of W
 
     def pre(self, h: Tensor) -> Tensor:
-        return self.lin(h) if self.narrows else h
+        return self.lin(h) if self.maps_first else h
 
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
-        return (aggregated if self.narrows else self.lin(aggregated)) + self.bias
+        return (aggregated if self.maps_first else self.lin(aggregated)) + self.bias
 
 
 class GCN(LayerStack):

@@ -19,18 +19,14 @@ class SAGELayer(AggregatingLayer):
         self.self_lin = nn.Linear(in_dim, out_dim)
         self.neigh_lin = nn.Linear(in_dim, out_dim, bias=False)
         # mean aggregation is linear: aggregate on whichever side of the weight is narrower
-        self.narrows = out_dim < in_dim
-
-    @property
-    def maps_first(self) -> bool:
-        return self.narrows
+        self.maps_first = out_dim < in_dim
 
     def pre(self, h: Tensor) -> Tensor:
-        return self.neigh_lin(h) if self.narrows else h
+        return self.neigh_lin(h) if self.maps_first else h
 
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
         # the self term is accumulated into the neighbour term by addmm: no separate pass to add them
-        if self.narrows:
+        if self.maps_first:
             return torch.addmm(aggregated, h, self.self_lin.weight.t()) + self.self_lin.bias
         neigh = torch.nn.functional.linear(aggregated, self.neigh_lin.weight, self.self_lin.bias)
         return torch.addmm(neigh, h, self.self_lin.weight.t())
