@@ -32,15 +32,16 @@ def supports_layerwise(model: nn.Module) -> bool:
             and all(isinstance(layer, AggregatingLayer) and layer.rowwise for layer in model.layers))
 
 
-def _by_blocks(fn: Callable[[Tensor], Tensor], h: Tensor, block_rows: int) -> Tensor:
-    """``fn`` applied to ``h`` block of rows by block of rows (``fn`` acts on rows alone)."""
+def _by_blocks(n: int, block_rows: int, fn: Callable[[int, int], Tensor]) -> Tensor:
+    """The (n, width) tensor whose rows ``start:end`` are ``fn(start, end)``, block by block."""
     out: Tensor | None = None
-    for start in range(0, h.size(0), block_rows):
-        part = fn(h[start:start + block_rows])
+    for start in range(0, n, block_rows):
+        end = min(start + block_rows, n)
+        part = fn(start, end)
         if out is None:
-            out = part.new_empty(h.size(0), part.size(1))
-        out[start:start + part.size(0)] = part
-    return out if out is not None else fn(h)
+            out = part.new_empty(n, part.size(1))
+        out[start:end] = part
+    return out if out is not None else fn(0, 0)
 
 
 @torch.no_grad()
@@ -57,22 +58,18 @@ def layerwise_forward(model: nn.Module, data: Data, block_rows: int = 65_536, ke
     was_training = model.training
     model.eval()
     n = int(data.num_nodes)
-    h = data.x if model.encoder is None else _by_blocks(model.encoder, data.x, block_rows)
+    h = data.x if model.encoder is None else _by_blocks(n, block_rows, lambda a, b: model.encoder(data.x[a:b]))
     hidden: list[Tensor] = []
     for i, layer in enumerate(model.layers):
         adj = adjacency(data, layer.norm)
-        pre = _by_blocks(layer.pre, h, block_rows) if layer.maps_first else h
-        out: Tensor | None = None
-        for start in range(0, n, block_rows):
-            end = min(start + block_rows, n)
-            part = layer.combine(h[start:end], torch.sparse.mm(adj.rows(start, end), pre))
-            if i < len(model.norms):
-                part = torch.relu(model.norms[i](part))
-            if out is None:
-                out = part.new_empty(n, part.size(1))
-            out[start:end] = part
-        del pre
-        h = out
+        pre = _by_blocks(n, block_rows, lambda a, b: layer.pre(h[a:b])) if layer.maps_first else h
+
+        def rows(a: int, b: int) -> Tensor:
+            part = layer.combine(h[a:b], torch.sparse.mm(adj.rows(a, b), pre))
+            return torch.relu(model.norms[i](part)) if i < len(model.norms) else part
+
+        h = _by_blocks(n, block_rows, rows)
+        pre = None  # the mapped input is freed before the next layer
         if keep_hidden and i < len(model.norms):
             hidden.append(h)
     model.train(was_training)
