@@ -60,10 +60,10 @@ class TrainConfig:
     neighbourhoods (``gkd.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1: all);
     None: full-batch; ``sampler``: whose sampler draws them (``gkd.sampling.make_sampler``:
     "auto" is DGL's when DGL is installed, else gkd's; "gkd"; "dgl"); a model that reads no
-    neighbours (an MLP) gets batches of nodes alone. Evaluation is always on the full graph; ``layerwise``: by a layer-wise
-    pass (``gkd.layerwise``: one layer's activations at a time, for graphs too large for a
-    full-graph forward) when True, by one forward when False, and when None (the default)
-    layer-wise exactly when ``fanouts`` is set and the model allows it. ``lr_schedule``: None (a
+    neighbours (an MLP) gets batches of nodes alone. Evaluation is always on the full graph;
+    ``layerwise``: by a layer-wise pass (``gkd.layerwise``: one layer's activations at a time,
+    for graphs too large for a full-graph forward) when True, by one forward when False, and
+    when None (the default) layer-wise exactly when ``fanouts`` is set and the model allows it. ``lr_schedule``: None (a
     constant learning rate) or ``"cosine"`` (from ``lr`` down to 0 over ``epochs``, stepped per
     epoch)."""
 
