@@ -18,6 +18,7 @@ from gkd.faithfulness import faithful_share
 from gkd.metrics import expected_calibration_error, relative_calibration, score_rows
 from gkd.models import count_parameters
 from gkd.timing import PeakMemory, median_seconds
+from gkd.train import loss_terms
 
 
 def held_out_score(model, split: InductiveSplit, config: gkd.TrainConfig) -> float:
@@ -65,7 +66,7 @@ def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, c
 
 def learning_curve(history: list[dict]) -> list[list[float]]:
     """[epoch, training loss (the sum of the method's weighted terms), validation score] per epoch."""
-    return [[h["epoch"], sum(v for k, v in h.items() if k not in ("epoch", "valid")), h["valid"]] for h in history]
+    return [[h["epoch"], sum(loss_terms(h).values()), h["valid"]] for h in history]
 
 
 def calibration(task: Task, student_logits, teacher_logits) -> dict:

@@ -17,6 +17,7 @@ import traceback
 import gkd
 from gkd import ModelSpec, TrainConfig
 from gkd import distill as gkd_distill
+from gkd.train import loss_terms
 
 COMBINATIONS = ["glnn+srd"]
 
@@ -42,7 +43,7 @@ def run(device: str, epochs: int, graph: bool, image: bool = True) -> list[str]:
             started = time.perf_counter()
             try:
                 result = gkd.train_student(task, teacher, student, method, config)
-                last = {k: v for k, v in result.history[-1].items() if k not in ("epoch", "valid")}
+                last = loss_terms(result.history[-1])
                 bad = [k for k, v in last.items() if not math.isfinite(v)]
                 status = "FAILED non-finite " + ",".join(bad) if bad else "ok"
                 detail = f"test {result.scores['test']:.3f} terms " + " ".join(f"{k}={v:.3g}" for k, v in last.items())

@@ -80,6 +80,15 @@ class TrainConfig:
     sampler: str = "auto"
 
 
+# the entries of each ``FitResult.history`` record that are not loss terms
+HISTORY_FIELDS = ("epoch", "valid", "epoch_seconds", "valid_seconds")
+
+
+def loss_terms(record: dict) -> dict[str, float]:
+    """The method's weighted loss terms of one epoch's history record."""
+    return {k: v for k, v in record.items() if k not in HISTORY_FIELDS}
+
+
 @dataclass
 class FitResult:
     """A trained model at its best-validation epoch, with the logits it gives every item."""

@@ -84,7 +84,13 @@ def test_graph_task_trains_in_mini_batches_and_distils():
     teacher = gkd.train_teacher(task, ModelSpec("gin", hidden=16), config)
     student = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=16).build(task), "kd", config)
     assert teacher.logits.shape == student.logits.shape == (600, 3)
-    assert set(student.history[0]) == {"epoch", "valid", "ce", "kd"}
+    first = student.history[0]
+    assert set(first) == {"epoch", "valid", "epoch_seconds", "valid_seconds", "ce", "kd"}
+    assert first["epoch_seconds"] > 0 and first["valid_seconds"] > 0
+    # the learning curve's loss is the method's terms alone, never the timings
+    from benchmarks.single import learning_curve
+
+    assert learning_curve(student.history)[0] == [0, first["ce"] + first["kd"], first["valid"]]
 
 
 def test_cosine_schedule_takes_the_learning_rate_to_zero_over_the_budget():
