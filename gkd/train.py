@@ -344,18 +344,24 @@ def _indexed_graphs(task: Task) -> list[Data]:
     return cached
 
 
+NODE_BLOCK_ROWS = 65_536  # rows per forward when a node model reads features alone
+
+
 @torch.no_grad()
 def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, index: Tensor | None = None) -> Tensor:
     """Logits (on the CPU) for ``index`` (default: every node or graph of the task). A model
-    that reads node features only (``uses_graph = False``) is run on the indexed nodes alone.
+    that reads node features only (``uses_graph = False``) is run on the indexed nodes alone, in
+    blocks of ``NODE_BLOCK_ROWS`` rows (its hidden activations for every node never coexist).
     The model is moved to ``config.device`` (a teacher loaded from the cache sits on the CPU)."""
     config = config or TrainConfig()
     device = torch.device(config.device)
     model.to(device).eval()
     if task.kind == "node":
         data = task.data
-        if index is not None and not getattr(model, "uses_graph", True):
-            return model(Data(x=data.x[index].to(device), num_nodes=len(index))).logits.cpu()
+        if not getattr(model, "uses_graph", True):  # features alone: blocks of rows bound the memory
+            rows = torch.arange(data.num_nodes) if index is None else index
+            return torch.cat([model(Data(x=data.x[block].to(device), num_nodes=len(block))).logits.cpu()
+                              for block in rows.split(NODE_BLOCK_ROWS)])
         if config.layerwise or (config.layerwise is None and config.fanouts and supports_layerwise(model)):
             logits = layerwise_forward(model, task.data_on(device)).logits.cpu()
         else:

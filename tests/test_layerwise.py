@@ -91,3 +91,20 @@ def test_the_teacher_cache_key_ignores_the_inference_mode():
     task = _task(_graph())
     spec, config = gkd.ModelSpec("sage"), gkd.TrainConfig()
     assert gkd.train.teacher_key(task, spec, config, 0) == gkd.train.teacher_key(task, spec, replace(config, layerwise=True), 0)
+
+
+def test_a_features_only_model_predicts_in_blocks_of_rows(monkeypatch):
+    import gkd.train as train_module
+
+    data = _graph()
+    task = _task(data)
+    mlp = gkd.ModelSpec("mlp", hidden=8, num_layers=3, norm="batch").build(task)
+    mlp.train()
+    mlp(data)  # running statistics away from their start
+    mlp.eval()
+    with torch.no_grad():
+        whole = mlp(data).logits
+    monkeypatch.setattr(train_module, "NODE_BLOCK_ROWS", 5)  # 37 nodes: 8 blocks
+    assert torch.allclose(gkd.predict(mlp, task), whole, atol=1e-6)
+    index = torch.tensor([3, 30, 0, 12, 7, 36, 1])
+    assert torch.allclose(gkd.predict(mlp, task, index=index), whole[index], atol=1e-6)
