@@ -21,15 +21,13 @@ from torch_geometric.data import Data
 
 from .errors import UnsupportedModuleError
 from .models.adjacency import adjacency
-from .models.aggregating import AggregatingLayer
 from .models.base import LayerStack
 from .outputs import Outputs
 
 
 def supports_layerwise(model: nn.Module) -> bool:
     """Whether ``model`` is a node-level gkd layer stack of row-block aggregating layers."""
-    return (isinstance(model, LayerStack) and model.head is None
-            and all(isinstance(layer, AggregatingLayer) and layer.rowwise for layer in model.layers))
+    return isinstance(model, LayerStack) and model.rowwise()
 
 
 def _by_blocks(n: int, block_rows: int, fn: Callable[[int, int], Tensor]) -> Tensor:

@@ -15,6 +15,7 @@ installed, else this one; both yield the same kind of batches, in the same seed 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -29,7 +30,7 @@ def in_neighbour_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor
 
 
 def sample_neighbours(rowptr: Tensor, col: Tensor, nodes: Tensor, fanout: int,
-                      generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                      generator: torch.Generator | None = None) -> Sampled:
     """Up to ``fanout`` distinct in-neighbours of each of ``nodes`` (all of them when ``fanout``
     < 0 or the node has no more), drawn uniformly without replacement. Returns ``(sources,
     targets)``: ``sources[i]`` is a sampled in-neighbour of ``targets[i]``."""
@@ -58,17 +59,28 @@ HopSampler = Callable[[Tensor, int], tuple[Tensor, Tensor]]
 ``nodes`` (all when ``fanout`` is -1), ``sources[i]`` a sampled in-neighbour of ``targets[i]``."""
 
 
-def expand_hops(num_nodes: int, seeds: Tensor, fanouts: list[int], sample_hop: HopSampler) -> tuple[Tensor, Tensor]:
+class Sampled(NamedTuple):
+    """A sampled subgraph: ``node_ids`` (the seeds first, in order, then the nodes first reached
+    at hop 1, hop 2, ...), ``edge_index`` (the union of the sampled edges, relabelled to positions
+    in ``node_ids``) and ``hop_sizes`` (how many nodes were first reached at each hop, the
+    seeds' count first: PyG's ``num_sampled_nodes``)."""
+
+    node_ids: Tensor
+    edge_index: Tensor
+    hop_sizes: list[int]
+
+
+def expand_hops(num_nodes: int, seeds: Tensor, fanouts: list[int], sample_hop: HopSampler) -> Sampled:
     """Grow the subgraph of ``seeds`` hop by hop with ``sample_hop``: hop l samples ``fanouts[l]``
-    in-neighbours of the nodes first reached at hop l - 1 (the seeds at hop 0). Returns
-    ``(node_ids, edge_index)``: the seeds first, in order, then every node reached, and the union
-    of the sampled edges relabelled to positions in ``node_ids``."""
+    in-neighbours of the nodes first reached at hop l - 1 (the seeds at hop 0). Every sampled
+    edge points into a node of hop < len(fanouts) from a node at most one hop further."""
     local = torch.full((num_nodes,), -1, dtype=torch.long)
     if torch.unique(seeds).numel() != seeds.numel():
         raise ValueError("sample_subgraph: seeds must be distinct")
     node_ids = seeds
     local[node_ids] = torch.arange(node_ids.numel())
     frontier, sources, targets = seeds, [seeds.new_empty(0)], [seeds.new_empty(0)]
+    hop_sizes = [seeds.numel()]
     for fanout in fanouts:
         src, dst = sample_hop(frontier, fanout)
         sources.append(src)
@@ -76,13 +88,14 @@ def expand_hops(num_nodes: int, seeds: Tensor, fanouts: list[int], sample_hop: H
         new = torch.unique(src[local[src] < 0])
         local[new] = torch.arange(node_ids.numel(), node_ids.numel() + new.numel())
         node_ids = torch.cat([node_ids, new])
+        hop_sizes.append(new.numel())
         frontier = new
     src, dst = torch.cat(sources), torch.cat(targets)
-    return node_ids, torch.stack([local[src], local[dst]])
+    return Sampled(node_ids, torch.stack([local[src], local[dst]]), hop_sizes)
 
 
 def sample_subgraph(rowptr: Tensor, col: Tensor, seeds: Tensor, fanouts: list[int],
-                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+                    generator: torch.Generator | None = None) -> Sampled:
     """The subgraph a ``len(fanouts)``-layer GNN needs for ``seeds``, sampled on the CSR of
     in-neighbours ``(rowptr, col)`` (see ``expand_hops`` for the hops and the return value)."""
     return expand_hops(rowptr.numel() - 1, seeds, fanouts,
@@ -102,7 +115,8 @@ def check_sampling(fanouts: list[int], batch_size: int) -> None:
 class NeighbourSampler:
     """Mini-batches of a node task's graph for GNN training: ``for batch in sampler:`` yields a
     ``Data`` subgraph with ``x``, ``y``, ``edge_index``, ``n_id`` (the full-graph id of each of its
-    nodes) and ``batch_size`` (its first ``batch_size`` nodes are the seeds whose outputs count).
+    nodes, ordered by hop), ``num_sampled_nodes`` (nodes per hop) and ``batch_size`` (its first
+    ``batch_size`` nodes are the seeds whose outputs count).
     Seeds are ``nodes`` (default: all) in shuffled batches of ``batch_size``; ``fanouts[l]``
     in-neighbours are kept per node at hop l (-1: all). Seeded: the same ``seed`` and epoch give
     the same batches. Subclasses change how a batch is sampled (``_index`` and ``subgraph``),
@@ -132,12 +146,13 @@ class NeighbourSampler:
 
     def subgraph(self, seeds: Tensor, generator: torch.Generator | None = None) -> Data:
         """The sampled subgraph of ``seeds`` as a ``Data`` (see the class docstring)."""
-        node_ids, edge_index = sample_subgraph(self.rowptr, self.col, seeds, self.fanouts, generator)
-        return self._batch(node_ids, edge_index, seeds.numel())
+        return self._batch(sample_subgraph(self.rowptr, self.col, seeds, self.fanouts, generator))
 
-    def _batch(self, node_ids: Tensor, edge_index: Tensor, batch_size: int) -> Data:
-        """The ``Data`` of a sampled subgraph: features (and labels) of ``node_ids``, its edges."""
-        batch = Data(x=self.data.x[node_ids], edge_index=edge_index, n_id=node_ids, batch_size=batch_size)
+    def _batch(self, sampled: Sampled) -> Data:
+        """The ``Data`` of a sampled subgraph: features (and labels) of its nodes, its edges."""
+        node_ids = sampled.node_ids
+        batch = Data(x=self.data.x[node_ids], edge_index=sampled.edge_index, n_id=node_ids,
+                     num_sampled_nodes=sampled.hop_sizes, batch_size=sampled.hop_sizes[0])
         if getattr(self.data, "y", None) is not None:
             batch.y = self.data.y[node_ids]
         return batch

@@ -60,7 +60,9 @@ class TrainConfig:
     neighbourhoods (``gkd.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1: all);
     None: full-batch; ``sampler``: whose sampler draws them (``gkd.sampling.make_sampler``:
     "auto" is DGL's when DGL is installed, else gkd's; "gkd"; "dgl"); a model that reads no
-    neighbours (an MLP) gets batches of nodes alone. Evaluation is always on the full graph;
+    neighbours (an MLP) gets batches of nodes alone; ``trim``: each layer of a sampled batch
+    computes only the nodes the seeds still depend on (``LayerStack``), when the method reads
+    logits alone (``Distiller.logits_only``) and the model's layers allow it. Evaluation is always on the full graph;
     ``layerwise``: by a layer-wise pass (``gkd.layerwise``: one layer's activations at a time,
     for graphs too large for a full-graph forward) when True, by one forward when False, and
     when None (the default) layer-wise exactly when ``fanouts`` is set and the model allows it.
@@ -78,6 +80,7 @@ class TrainConfig:
     lr_schedule: str | None = None
     layerwise: bool | None = None
     sampler: str = "auto"
+    trim: bool = True
 
 
 # the entries of each ``FitResult.history`` record that are not loss terms
@@ -222,14 +225,18 @@ def _sampled_node_epoch(s: _EpochState, epoch: int) -> dict[str, float]:
                                  backend=s.config.sampler)
     if s.teacher_outputs is None and s.teacher_logits is not None:
         s.teacher_outputs = _teacher_outputs(s, s.task.data_on(s.device), s.teacher_logits)
+    # trimmed, the model returns the seeds' rows alone: the distiller sees those rows only
+    trim = s.config.trim and s.distiller.logits_only and supports_layerwise(s.model)
     totals: dict[str, float] = {}
     for sub in s.sampler:
-        seed_rows = torch.zeros(sub.num_nodes, dtype=torch.bool)
+        rows = sub.batch_size if trim else sub.num_nodes
+        sub.trim_to_layer = trim
+        seed_rows = torch.zeros(rows, dtype=torch.bool)
         seed_rows[: sub.batch_size] = True
-        labelled = (seed_rows & s.train_mask[sub.n_id]).to(s.device)
+        labelled = (seed_rows & s.train_mask[sub.n_id[:rows]]).to(s.device)
         sub = sub.to(s.device)
-        teacher = None if s.teacher_outputs is None else s.teacher_outputs.rows(sub.n_id)
-        batch = Batch(sub, sub.y, labelled, seed_rows.to(s.device), s.task.objective, epoch, s.config.epochs)
+        teacher = None if s.teacher_outputs is None else s.teacher_outputs.rows(sub.n_id[:rows])
+        batch = Batch(sub, sub.y[:rows], labelled, seed_rows.to(s.device), s.task.objective, epoch, s.config.epochs)
         terms = _step(s, sub, teacher, batch)
         for key, value in terms.items():
             totals[key] = totals.get(key, 0.0) + value * sub.batch_size
@@ -391,7 +398,7 @@ def teacher_key(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> 
     split and seed."""
     # fields that do not change what is learnt stay out (so do fields at a value that changes nothing:
     # the sampler of a full-batch run), which keeps earlier caches valid as TrainConfig grows
-    unused = ("progress", "device", "layerwise") + (("sampler",) if config.fanouts is None else ())
+    unused = ("progress", "device", "layerwise") + (("sampler", "trim") if config.fanouts is None else ())
     payload = {
         "version": CACHE_VERSION, "spec": asdict(spec), "seed": seed, "task": task.fingerprint(),
         "config": {k: v for k, v in asdict(config).items() if k not in unused},

@@ -45,8 +45,12 @@ def test_subgraph_puts_seeds_first_and_keeps_only_sampled_real_edges():
     edges = _random_graph()
     rowptr, col = in_neighbour_csr(edges, 60)
     seeds = torch.tensor([3, 1, 4])
-    node_ids, local = sample_subgraph(rowptr, col, seeds, [4, 2], torch.Generator().manual_seed(0))
+    node_ids, local, hop_sizes = sample_subgraph(rowptr, col, seeds, [4, 2], torch.Generator().manual_seed(0))
     assert torch.equal(node_ids[:3], seeds) and node_ids.unique().numel() == node_ids.numel()
+    # nodes are ordered by the hop that first reached them; an edge into hop k comes from hop <= k + 1
+    assert hop_sizes[0] == 3 and len(hop_sizes) == 3 and sum(hop_sizes) == node_ids.numel()
+    hop_of = torch.repeat_interleave(torch.arange(3), torch.tensor(hop_sizes))
+    assert (hop_of[local[1]] < 2).all() and (hop_of[local[0]] <= hop_of[local[1]] + 1).all()
     real = {tuple(e) for e in edges.t().tolist()}
     sampled = [tuple(e) for e in node_ids[local].t().tolist()]
     assert set(sampled) <= real

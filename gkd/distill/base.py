@@ -49,6 +49,9 @@ class Distiller(nn.Module):
     family: ClassVar[str] = ""
     needs_teacher: ClassVar[bool] = True
     needs_teacher_hidden: ClassVar[bool] = False
+    # whether the loss reads nothing but the logits of the rows its masks pick (no hidden layer,
+    # no graph): sampled training may then run the student on the seeds' rows alone (trimming)
+    logits_only: ClassVar[bool] = False
     # the task kinds the method is built for (``Task.kind``)
     kinds: ClassVar[tuple[str, ...]] = ("node", "graph", "image")
     # a method built around its own student architecture (CPF) names it here, as a ModelSpec

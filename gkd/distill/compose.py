@@ -29,6 +29,7 @@ class Composite(Distiller):
         self.name = SEPARATOR.join(p.name for p in parts)  # instance attribute: not registered
         self.needs_teacher = any(p.needs_teacher for p in parts)
         self.needs_teacher_hidden = any(p.needs_teacher_hidden for p in parts)
+        self.logits_only = all(p.logits_only for p in parts)
         self.student_model = next(iter(own), None)
 
     def prepare(self, **kwargs) -> None:

@@ -25,6 +25,7 @@ class DKD(Distiller):
 
     name = "dkd"
     family = "output"
+    logits_only = True
 
     def __init__(self, alpha: float = 1.0, beta: float = 8.0, temperature: float = 4.0, warmup_epochs: int = 20,
                  unlabelled: bool = True):

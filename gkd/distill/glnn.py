@@ -20,6 +20,7 @@ class GLNN(Distiller):
 
     name = "glnn"
     family = "output"
+    logits_only = True
 
     def __init__(self, lam: float = 0.0):
         super().__init__()

@@ -20,6 +20,7 @@ class HintonKD(Distiller):
 
     name = "kd"
     family = "output"
+    logits_only = True
 
     def __init__(self, temperature: float = 4.0, ce_weight: float = 1.0, kd_weight: float = 1.0,
                  unlabelled: bool = True):

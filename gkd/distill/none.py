@@ -14,6 +14,7 @@ class NoDistillation(Distiller):
 
     name = "none"
     family = "none"
+    logits_only = True
     needs_teacher = False
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:

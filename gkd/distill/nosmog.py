@@ -49,6 +49,7 @@ class NOSMOG(GLNN):
     name = "nosmog"
     kinds = ("node",)
     family = "constructed"
+    logits_only = False  # reads the graph (positions, similarities) and perturbs the features
     needs_teacher_hidden = True
     student_model = "nosmog"
 

@@ -126,8 +126,8 @@ DGL_SEED_LIMIT = 2**31 - 1  # dgl.seed takes a C int
 
 class DGLNeighbourSampler(NeighbourSampler):
     """``gkd.sampling.NeighbourSampler`` with DGL drawing the neighbours: the same constructor,
-    the same batches (``x``, ``y``, ``edge_index``, ``n_id`` with the seeds first, ``batch_size``)
-    and the same seed batches in the same order (shuffled by the epoch's ``torch.Generator``), each
+    the same batches (``x``, ``y``, ``edge_index``, ``n_id`` ordered by hop, ``num_sampled_nodes``,
+    ``batch_size``) and the same seed batches in the same order (shuffled by the epoch's ``torch.Generator``), each
     hop sampled by ``dgl.sampling.sample_neighbors`` (in-edges, uniform, without replacement,
     ``fanout`` -1: all) on a DGL graph built once from ``data.edge_index``.
 
@@ -147,8 +147,7 @@ class DGLNeighbourSampler(NeighbourSampler):
         """The sampled subgraph of ``seeds`` as a ``Data`` (see ``NeighbourSampler``)."""
         if generator is not None:
             self.dgl.seed(int(torch.randint(DGL_SEED_LIMIT, (), generator=generator)))
-        node_ids, edge_index = expand_hops(self.data.num_nodes, seeds, self.fanouts, self._sample_hop)
-        return self._batch(node_ids, edge_index, seeds.numel())
+        return self._batch(expand_hops(self.data.num_nodes, seeds, self.fanouts, self._sample_hop))
 
     def _sample_hop(self, nodes: Tensor, fanout: int) -> tuple[Tensor, Tensor]:
         """One hop: up to ``fanout`` in-neighbours of each of ``nodes``, as (sources, targets)."""

@@ -40,7 +40,8 @@ class SparseAdjacency:
     ``sum``: plain sum over in-neighbours (GIN).
 
     ``A^T`` is built on the first backward pass, so inference never pays for it; ``rows(a, b)``
-    is a block of rows sharing the matrix's storage (layer-wise inference).
+    is a block of rows sharing the matrix's storage (layer-wise inference), and ``leading(r, c)``
+    the top-left r x c block as an adjacency of its own (a sampled subgraph trimmed per layer).
     """
 
     def __init__(self, edge_index: Tensor, num_nodes: int, norm: Norm):
@@ -66,6 +67,13 @@ class SparseAdjacency:
             self.matrix = coo.to_sparse_csr()
         self._transpose: Tensor | None = None
 
+    @classmethod
+    def of_matrix(cls, matrix: Tensor) -> "SparseAdjacency":
+        """An adjacency around an existing (possibly rectangular) CSR ``matrix``."""
+        block = cls.__new__(cls)
+        block.matrix, block._transpose = matrix, None
+        return block
+
     @property
     def transpose(self) -> Tensor:
         """``A^T`` as CSR (built once, on first use)."""
@@ -75,14 +83,25 @@ class SparseAdjacency:
                 self._transpose = self.matrix.to_sparse_coo().t().coalesce().to_sparse_csr()
         return self._transpose
 
-    def rows(self, start: int, end: int) -> Tensor:
-        """Rows ``start:end`` of ``A`` as a (end - start, N) CSR tensor over the same storage."""
+    def rows(self, start: int, end: int, columns: int | None = None) -> Tensor:
+        """Rows ``start:end`` of ``A`` as a (end - start, columns) CSR tensor over the same storage
+        (``columns``: all of them by default; fewer only when no entry of these rows lies beyond)."""
         crow = self.matrix.crow_indices()
         lo, hi = int(crow[start]), int(crow[end])
+        col = self.matrix.col_indices()[lo:hi]
+        width = self.matrix.size(1) if columns is None else columns
+        if width < self.matrix.size(1) and col.numel() and int(col.max()) >= width:
+            raise ValueError(f"rows {start}:{end} read column {int(col.max())}, beyond the {width} asked for")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return torch.sparse_csr_tensor(crow[start:end + 1] - lo, self.matrix.col_indices()[lo:hi],
-                                           self.matrix.values()[lo:hi], size=(end - start, self.matrix.size(1)))
+            return torch.sparse_csr_tensor(crow[start:end + 1] - lo, col, self.matrix.values()[lo:hi],
+                                           size=(end - start, width))
+
+    def leading(self, rows: int, columns: int) -> "SparseAdjacency":
+        """The first ``rows`` rows over the first ``columns`` columns, with its own (lazy)
+        transpose for the backward pass. The rows must not read beyond ``columns``: in a
+        subgraph whose nodes are ordered by hop, the nodes up to hop k read nodes up to hop k + 1."""
+        return SparseAdjacency.of_matrix(self.rows(0, rows, columns))
 
     def __matmul__(self, dense: Tensor) -> Tensor:
         if dense.requires_grad:

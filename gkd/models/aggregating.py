@@ -4,14 +4,15 @@
 
 ``pre`` and ``combine`` act on each node's row alone; only the product mixes nodes. Written this
 way the same layer runs full-batch (``forward``) and block by block of rows (``gkd.layerwise``:
-``combine(h[rows], A_norm[rows] @ pre(h))``), with one definition of the layer's arithmetic.
+``combine(h[rows], A_norm[rows] @ pre(h))``), and on the leading rows of a hop-ordered sampled
+subgraph (``forward_leading``), with one definition of the layer's arithmetic.
 """
 from __future__ import annotations
 
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from .adjacency import Norm, propagate
+from .adjacency import Norm, adjacency, propagate
 
 
 def propagated_features(data: Data, norm: Norm) -> Tensor:
@@ -57,3 +58,11 @@ class AggregatingLayer(nn.Module):
 
     def forward(self, h: Tensor, data: Data) -> Tensor:
         return self.combine(h, self.aggregate(h, data))
+
+    def forward_leading(self, h: Tensor, data: Data, rows: int) -> Tensor:
+        """The layer's output for the first ``rows`` nodes of ``data`` only, from ``h`` (the first
+        ``h.size(0)`` nodes' inputs): ``combine(h[:rows], A_norm[:rows, :len(h)] @ pre(h))``,
+        the normalisation that of the whole of ``data``. Equal to ``forward(h, data)[:rows]``
+        when those rows read no node beyond ``h`` (a hop-ordered sampled subgraph, trimmed)."""
+        block = adjacency(data, self.norm).leading(rows, h.size(0))
+        return self.combine(h[:rows], block @ self.pre(h))

@@ -10,6 +10,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
 from ..outputs import Outputs
+from .aggregating import AggregatingLayer
 
 Level = Literal["node", "graph"]
 
@@ -72,11 +73,25 @@ class LayerStack(nn.Module):
     def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
         raise NotImplementedError
 
+    def rowwise(self) -> bool:
+        """Whether this is a node-level stack whose layers all aggregate by one sparse product, so
+        any block of a layer's rows can be computed alone (layer-wise inference, trimming)."""
+        return self.head is None and all(isinstance(layer, AggregatingLayer) and layer.rowwise for layer in self.layers)
+
+    def trimmed_rows(self, data: Data) -> list[int] | None:
+        """Rows each layer computes on a trimmed sampled subgraph (None: every row, untrimmed)."""
+        hop_sizes = getattr(data, "num_sampled_nodes", None)
+        if not getattr(data, "trim_to_layer", False) or hop_sizes is None or not self.rowwise():
+            return None
+        depth = len(self.layers)
+        return [sum(hop_sizes[:depth - i]) for i in range(depth)]
+
     def forward(self, data: Data) -> Outputs:
         h = data.x if self.encoder is None else self.encoder(data.x)
         hidden: list[Tensor] = []
+        rows = self.trimmed_rows(data)
         for i, layer in enumerate(self.layers):
-            h = self.apply_layer(layer, h, data)
+            h = self.apply_layer(layer, h, data) if rows is None else layer.forward_leading(h, data, rows[i])
             if i < len(self.norms):
                 h = torch.relu(self.norms[i](h))
                 hidden.append(h)
