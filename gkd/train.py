@@ -62,10 +62,11 @@ class TrainConfig:
     "auto" is DGL's when DGL is installed, else gkd's; "gkd"; "dgl"); a model that reads no
     neighbours (an MLP) gets batches of nodes alone; ``trim``: each layer of a sampled batch
     computes only the nodes the seeds still depend on (``LayerStack``), when the method reads
-    logits alone (``Distiller.logits_only``) and the model's layers allow it. Evaluation is always on the full graph;
-    ``layerwise``: by a layer-wise pass (``gkd.layerwise``: one layer's activations at a time,
-    for graphs too large for a full-graph forward) when True, by one forward when False, and
-    when None (the default) layer-wise exactly when ``fanouts`` is set and the model allows it.
+    logits alone (``Distiller.logits_only``) and the model's layers allow it. Evaluation is
+    always on the full graph; ``layerwise``: by a layer-wise pass (``gkd.layerwise``: one
+    layer's activations at a time, for graphs too large for a full-graph forward) when True, by
+    one forward when False, and when None (the default) layer-wise exactly when ``fanouts`` is
+    set and the model allows it.
     ``lr_schedule``: None (a constant learning rate) or ``"cosine"`` (from ``lr`` down to 0 over
     ``epochs``, stepped per epoch)."""
 

@@ -184,7 +184,7 @@ def test_an_mlp_student_trains_on_node_batches_without_neighbours(monkeypatch):
     assert mlp.scores["test"] > 0.6 and sage.scores["test"] > 0.6
 
 
-def test_the_sampler_backend_keys_sampled_teachers_only():
+def test_the_sampler_backend_and_trimming_key_sampled_teachers_only():
     from dataclasses import replace
 
     from gkd import ModelSpec, TrainConfig
@@ -195,3 +195,6 @@ def test_the_sampler_backend_keys_sampled_teachers_only():
     full, sampled = TrainConfig(), TrainConfig(fanouts=(5, 5))
     assert teacher_key(task, spec, full, 0) == teacher_key(task, spec, replace(full, sampler="gkd"), 0)
     assert teacher_key(task, spec, sampled, 0) != teacher_key(task, spec, replace(sampled, sampler="gkd"), 0)
+    # so does trimming: a full-batch run has nothing to trim
+    assert teacher_key(task, spec, full, 0) == teacher_key(task, spec, replace(full, trim=False), 0)
+    assert teacher_key(task, spec, sampled, 0) != teacher_key(task, spec, replace(sampled, trim=False), 0)
