@@ -128,8 +128,9 @@ class DGLNeighbourSampler(NeighbourSampler):
     """``gkd.sampling.NeighbourSampler`` with DGL drawing the neighbours: the same constructor,
     the same batches (``x``, ``y``, ``edge_index``, ``n_id`` ordered by hop, ``num_sampled_nodes``,
     ``batch_size``) and the same seed batches in the same order (shuffled by the epoch's
-    ``torch.Generator``), each hop sampled by ``dgl.sampling.sample_neighbors`` (in-edges, uniform, without replacement,
-    ``fanout`` -1: all) on a DGL graph built once from ``data.edge_index``.
+    ``torch.Generator``), each hop sampled by ``dgl.sampling.sample_neighbors`` (in-edges,
+    uniform, without replacement, ``fanout`` -1: all) on a DGL graph built once from
+    ``data.edge_index``.
 
     Randomness: DGL samples with its own global generator. Given a ``torch.Generator`` (as in
     ``for batch in sampler``), ``subgraph`` first reseeds DGL (``dgl.seed``) from it, so the same
