@@ -66,9 +66,8 @@ class TrainConfig:
     always on the full graph; ``layerwise``: by a layer-wise pass (``gkd.layerwise``: one
     layer's activations at a time, for graphs too large for a full-graph forward) when True, by
     one forward when False, and when None (the default) layer-wise exactly when ``fanouts`` is
-    set and the model allows it.
-    ``lr_schedule``: None (a constant learning rate) or ``"cosine"`` (from ``lr`` down to 0 over
-    ``epochs``, stepped per epoch)."""
+    set and the model allows it. ``lr_schedule``: None (a constant learning rate) or
+    ``"cosine"`` (from ``lr`` down to 0 over ``epochs``, stepped per epoch)."""
 
     epochs: int = 200
     lr: float = 0.01
