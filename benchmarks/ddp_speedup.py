@@ -1,6 +1,7 @@
 """python -m benchmarks.ddp_speedup: how much faster does a teacher train in several processes?
 
-Runs the same teacher training (full-batch, or sampled with ``--fanouts``) (the protocol's teacher of ``--dataset``: SAGE 3x256 +
+Runs the same teacher training (full-batch, or sampled with ``--fanouts``) (the protocol's teacher of
+``--dataset``: SAGE 3x256 +
 BatchNorm on the arxiv-shaped graph) three ways on this machine's cores and prints the time per
 epoch and the speed-up over one process:
 
@@ -75,8 +76,9 @@ def run_way(args: argparse.Namespace, processes: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "way.json"
         module = ["-m", "benchmarks.ddp_speedup", "--dataset", args.dataset, "--epochs", str(args.epochs),
-                  "--worker", str(out), "--batch-size", str(args.batch_size)] + (["--root", args.root] if args.root else []) \
-            + (["--fanouts", args.fanouts] if args.fanouts else [])
+                  "--worker", str(out), "--batch-size", str(args.batch_size)]
+        module += ["--root", args.root] if args.root else []
+        module += ["--fanouts", args.fanouts] if args.fanouts else []
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
         command = (launcher if processes > 1 else [sys.executable]) + module
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(ROOT)}
@@ -111,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     from gkd.io import atomic_write_text
 
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    atomic_write_text(json.dumps({"dataset": args.dataset, "fanouts": args.fanouts, "ways": rows}, indent=1), Path(args.out) / "ddp_speedup.json")
+    summary = {"dataset": args.dataset, "fanouts": args.fanouts, "ways": rows}
+    atomic_write_text(json.dumps(summary, indent=1), Path(args.out) / "ddp_speedup.json")
     atomic_write_text(table, Path(args.out) / "ddp_speedup.md")
     return 0
 

@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import gkd
-from gkd.train import seed_everything
 from gkd.data import load
 from gkd.interop.dgl import dgl_model
+from gkd.train import seed_everything
 
 from .protocols import protocol
 
@@ -68,10 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     for name, pairs in scores.items():
         t = [100 * a for a, _ in pairs]
         s = [100 * b for _, b in pairs]
-        spread = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
-        print(f"| {name} | {len(pairs)} | {statistics.mean(t):.2f} ± {spread(t):.2f} | "
-              f"{statistics.mean(s):.2f} ± {spread(s):.2f} |")
+        print(f"| {name} | {len(pairs)} | {statistics.mean(t):.2f} ± {_spread(t):.2f} | "
+              f"{statistics.mean(s):.2f} ± {_spread(s):.2f} |")
     return 0
+
+
+def _spread(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 if __name__ == "__main__":

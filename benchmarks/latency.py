@@ -144,8 +144,8 @@ def compare_sage(task, spec, data: Data, device: str, repeats: int, steps: int, 
     else:
         models["dgl_sageconv"] = (DglSAGE(graph, task.num_features, spec.hidden, task.num_classes,
                                           spec.num_layers).to(device), lambda out: out)
-    step = _interleaved_medians({name: _train_step(m, data, train, logits_of) for name, (m, logits_of) in models.items()},
-                                steps)
+    step_of = {name: _train_step(m, data, train, logits_of) for name, (m, logits_of) in models.items()}
+    step = _interleaved_medians(step_of, steps)
     full = _interleaved_medians({name: _inference(m, data) for name, (m, _) in models.items()}, repeats)
     if "pyg_sageconv" in models:
         step["speedup"], full["pyg_speedup"] = (step["pyg_sageconv"] / step["gkd_csr_sage"],
@@ -228,7 +228,8 @@ def render(r: dict) -> str:
         "|---|---|---|---|",
         f"| predict {r['unseen_nodes']:,} unseen nodes (teacher: 3-hop subgraph of {r['three_hop_nodes']:,} nodes) | "
         f"{lat['student_mlp'] * 1e3:.2f} ms | {lat['teacher_sage_3hop'] * 1e3:.1f} ms | {lat['speedup']:.0f}x |",
-        f"| full-graph inference | {full['student_mlp'] * 1e3:.1f} ms | {full['teacher_sage'] * 1e3:.1f} ms | {full['speedup']:.1f}x |",
+        f"| full-graph inference | {full['student_mlp'] * 1e3:.1f} ms | {full['teacher_sage'] * 1e3:.1f} ms "
+        f"| {full['speedup']:.1f}x |",
         "",
         f"| {r['sage']} (mean) | gkd CSR | PyG SAGEConv | DGL SAGEConv |",
         "|---|---|---|---|",
@@ -253,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=5, help="timed training steps per implementation")
     parser.add_argument("--out", default="results")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-    parser.add_argument("--skip-pyg", action="store_true", help="do not time PyG's SAGEConv (its per-edge path is slow)")
+    parser.add_argument("--skip-pyg", action="store_true",
+                        help="do not time PyG's SAGEConv (its per-edge path is slow)")
     args = parser.parse_args(argv)
     result = measure(args.nodes, args.repeats, args.steps, device=args.device, dataset=args.dataset,
                      skip_pyg=args.skip_pyg)

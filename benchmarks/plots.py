@@ -216,7 +216,8 @@ def _mean_curve(curves: list[list]) -> tuple[list[int], list[float]]:
 
 def training_curves(records: list[dict], path: str | os.PathLike, dataset: str | None = None) -> Path:
     """Validation score (%) against epoch, one panel per (dataset, student), one line per method
-    and protocol (teacher, split, setting; mean over seeds at each epoch where all seeds have a value). Records without a ``curve``
+    and protocol (teacher, split, setting; mean over seeds at each epoch where all seeds have a value).
+    Records without a ``curve``
     (or of another dataset, when ``dataset`` is given) are skipped."""
     records = [r for r in records if r.get("curve") and r.get("status", "ok") == "ok"
                and (dataset is None or r["dataset"] == dataset)]

@@ -70,7 +70,8 @@ OWN_STUDENT_CONFIGS: dict[str, TrainConfig] = {
 _CITATION = Protocol(
     split="cpf",
     teacher=ModelSpec("sage", hidden=128, num_layers=2, dropout=0.8),
-    students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=0.8), ModelSpec("sage", hidden=32, num_layers=2, dropout=0.5)],
+    students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=0.8),
+              ModelSpec("sage", hidden=32, num_layers=2, dropout=0.5)],
     teacher_config=TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100),
     student_config=TrainConfig(epochs=500, lr=0.01, weight_decay=5e-3, patience=100),
     notes="GLNN protocol: CPF split (20/30 labels per class), SAGE 2x128 teacher, MLP 2x128 student; "
@@ -98,7 +99,8 @@ _OGB_NODE = Protocol(
 _TOY_NODE = Protocol(
     split="random",
     teacher=ModelSpec("sage", hidden=64, num_layers=2, dropout=0.3),
-    students=[ModelSpec("mlp", hidden=64, num_layers=2, dropout=0.3), ModelSpec("sage", hidden=16, num_layers=2, dropout=0.3)],
+    students=[ModelSpec("mlp", hidden=64, num_layers=2, dropout=0.3),
+              ModelSpec("sage", hidden=16, num_layers=2, dropout=0.3)],
     teacher_config=TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50),
     student_config=TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50),
     notes="embedded CSBM node task (2,000 nodes)",
@@ -116,7 +118,8 @@ _TOY_GRAPH = Protocol(
 _MOL = Protocol(
     split="scaffold",
     teacher=ModelSpec("gin", hidden=128, num_layers=3, dropout=0.5),
-    students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=0.5), ModelSpec("gcn", hidden=64, num_layers=2, dropout=0.5)],
+    students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=0.5),
+              ModelSpec("gcn", hidden=64, num_layers=2, dropout=0.5)],
     teacher_config=TrainConfig(epochs=50, lr=0.001, weight_decay=0.0, patience=15, batch_size=128),
     student_config=TrainConfig(epochs=50, lr=0.001, weight_decay=0.0, patience=15, batch_size=128),
     notes="OGB scaffold split; GIN 3x128 teacher (G-CRD: GIN-E 5x300), ROC-AUC",
@@ -165,7 +168,8 @@ PROTOCOLS: dict[str, Protocol] = {
 
 
 def protocol(dataset: str, epochs: int | None = None) -> Protocol:
-    base = replace(PROTOCOLS[dataset], student_overrides={**OWN_STUDENT_CONFIGS, **PROTOCOLS[dataset].student_overrides})
+    base = PROTOCOLS[dataset]
+    base = replace(base, student_overrides={**OWN_STUDENT_CONFIGS, **base.student_overrides})
     if epochs is None:
         return base
     return replace(base, teacher_config=replace(base.teacher_config, epochs=epochs),

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import gkd
 from gkd import data as gkd_data
-from gkd import distributed
 from gkd import distill as gkd_distill
+from gkd import distributed
 from gkd.data.inductive import hold_out_test_nodes
 from gkd.errors import DataNotFoundError, UnknownNameError
 from gkd.io import append_jsonl, atomic_write_text, read_jsonl
@@ -83,7 +83,8 @@ def parse_budget(text: str) -> dict[str, int]:
     for part in text.split(","):
         key, _, value = part.partition("=")
         if key.strip() not in ("epochs", "subset") or not value.strip().isdigit() or int(value) < 1:
-            raise argparse.ArgumentTypeError(f"--budget takes epochs=N and/or subset=M (positive integers); got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"--budget takes epochs=N and/or subset=M (positive integers); got {text!r}")
         budget[key.strip()] = int(value)
     return budget
 
@@ -226,7 +227,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
     subset = subset_of(args)
     keys = []
     for seed in seeds:
-        task = gkd_data.load(entry.dataset, args.root, split=proto.split if proto.split in ("public", "cpf") else "public",
+        loader_split = proto.split if proto.split in ("public", "cpf") else "public"
+        task = gkd_data.load(entry.dataset, args.root, split=loader_split,
                              seed=seed, download=args.download, subset=subset)
         split = hold_out_test_nodes(task, 0.2, seed) if entry.setting == "inductive" else None
         train_task = split.observed if split is not None else task
@@ -250,7 +252,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
             continue
         tconfig = _run_config(proto.teacher_config, args)
         teacher = gkd.train_teacher(train_task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
-        teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, train_task, tconfig, train_task.split["test"]))
+        test_index = train_task.split["test"]
+        teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, train_task, tconfig, test_index))
         teacher_record = teacher_scores(teacher, tconfig, split)
         say(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
             f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}")
@@ -261,7 +264,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
                 append_jsonl(record, results_path)
             if record["status"] == "ok":
                 done.add(run_key(record))
-                say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} ({record['train_seconds']:.1f} s)")
+                say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
+                    f"({record['train_seconds']:.1f} s)")
             else:
                 say(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}")
     return keys
@@ -287,7 +291,10 @@ def _pairs(proto: Protocol, methods: tuple[str, ...], task) -> list[tuple]:
             pairs += [(spec, method) for spec in proto.students]
         else:
             pairs.append((proto.own_student(own), method))
-    return sorted(pairs, key=lambda pair: proto.students.index(pair[0]) if pair[0] in proto.students else len(proto.students))
+    def order(pair: tuple) -> int:
+        return proto.students.index(pair[0]) if pair[0] in proto.students else len(proto.students)
+
+    return sorted(pairs, key=order)
 
 
 def _run_config(config: gkd.TrainConfig, args: argparse.Namespace) -> gkd.TrainConfig:

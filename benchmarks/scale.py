@@ -44,7 +44,8 @@ from .protocols import PROTOCOLS, protocol
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="synthetic-arxiv", help="a node dataset (synthetic-arxiv, synthetic-products, ...)")
+    parser.add_argument("--dataset", default="synthetic-arxiv",
+                        help="a node dataset (synthetic-arxiv, synthetic-products, ...)")
     parser.add_argument("--root", default=None)
     parser.add_argument("--modes", default="full,sampled", help="comma-separated: full, sampled")
     parser.add_argument("--fanouts", default="15,10,5", help="sampled mode: in-neighbours per hop")
@@ -108,7 +109,8 @@ def run_mode(mode: str, task: gkd.Task, args: argparse.Namespace, phases: Phases
                       patience=args.epochs)
 
     torch.manual_seed(args.seed)
-    teacher, seconds, peak = timed(lambda: gkd.train_teacher(task, proto.teacher, tconfig, seed=args.seed, use_cache=False))
+    teacher, seconds, peak = timed(
+        lambda: gkd.train_teacher(task, proto.teacher, tconfig, seed=args.seed, use_cache=False))
     phases.record(mode, f"teacher {proto.teacher.label()} training", seconds, peak,
                   epoch_seconds=_mean(teacher.history, "epoch_seconds"),
                   valid_pass_s=_mean(teacher.history, "valid_seconds"), valid=teacher.scores["valid"])
@@ -119,7 +121,8 @@ def run_mode(mode: str, task: gkd.Task, args: argparse.Namespace, phases: Phases
     phases.record(mode, "teacher inference, every node" + (" (layer-wise)" if sampled else " (one forward)"),
                   seconds, peak)
 
-    student, seconds, peak = timed(lambda: gkd.train_student(task, teacher, student_spec, "glnn", sconfig, seed=args.seed))
+    student, seconds, peak = timed(
+        lambda: gkd.train_student(task, teacher, student_spec, "glnn", sconfig, seed=args.seed))
     phases.record(mode, f"student {student_spec.label()} GLNN training", seconds, peak,
                   epoch_seconds=_mean(student.history, "epoch_seconds"), valid=student.scores["valid"])
 

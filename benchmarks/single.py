@@ -33,7 +33,8 @@ def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: Induc
         return {"teacher_test": teacher.scores["test"], "teacher_valid": teacher.scores["valid"]}
     ind = held_out_score(teacher.model, split, config)
     return {"teacher_test": ind, "teacher_valid": teacher.scores["valid"],
-            "teacher_test_tran": teacher.scores["test"], "teacher_test_prod": split.production(teacher.scores["test"], ind)}
+            "teacher_test_tran": teacher.scores["test"],
+            "teacher_test_prod": split.production(teacher.scores["test"], ind)}
 
 
 def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, config: gkd.TrainConfig, seed: int,
@@ -48,7 +49,8 @@ def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, c
         scores = {"test": result.scores["test"], "valid": result.scores["valid"]}
         if split is not None:
             ind = held_out_score(result.model, split, config)
-            scores.update(test=ind, test_tran=result.scores["test"], test_prod=split.production(result.scores["test"], ind))
+            scores.update(test=ind, test_tran=result.scores["test"],
+                          test_prod=split.production(result.scores["test"], ind))
         return {
             "status": "ok", **scores,
             **calibration(task, result.logits, teacher.logits),

@@ -57,7 +57,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", required=True, help=f"one of: {', '.join(sorted(PROTOCOLS))}")
     parser.add_argument("--method", required=True)
     parser.add_argument("--vary", type=parse_vary, action="append", default=[], metavar="NAME=V1,V2")
-    parser.add_argument("--student", default=None, help="a protocol student by label (default: its first; a method's own student for "
+    parser.add_argument("--student", default=None,
+                        help="a protocol student by label (default: its first; a method's own student for "
                         "methods that bring one, e.g. nosmog)")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--seed-start", type=int, default=0, help="first seed (to spread seeds over processes)")
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     done = {_key(r) for r in read_jsonl(path)}
     mine = []
     for seed in range(args.seed_start, args.seed_start + args.seeds):
-        task = gkd_data.load(args.dataset, args.root, split=proto.split if proto.split in ("public", "cpf") else "public",
+        loader_split = proto.split if proto.split in ("public", "cpf") else "public"
+        task = gkd_data.load(args.dataset, args.root, split=loader_split,
                              seed=seed, subset=args.subset)
         teacher = gkd.train_teacher(task, proto.teacher, teacher_config, seed=seed)
         for options in variants(args.vary):
@@ -120,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             mine.append(_key(record))
             if _key(record) in done:
                 continue
-            result = gkd.train_student(task, teacher, student, args.method, replace(proto.config_for(student), device=args.device),
+            config = replace(proto.config_for(student), device=args.device)
+            result = gkd.train_student(task, teacher, student, args.method, config,
                                         seed=seed, **options)
             record.update(valid=result.scores["valid"], test=result.scores["test"], train_seconds=result.train_seconds)
             append_jsonl(record, path)

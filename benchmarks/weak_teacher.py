@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         config = TrainConfig(epochs=300, weight_decay=5e-4, patience=50)
         for method in METHODS:
             options = {} if method == "none" else {"unlabelled": False}
-            result = gkd.train_student(task, teacher, ModelSpec("mlp", dropout=0.5), method, config, seed=seed, **options)
+            result = gkd.train_student(task, teacher, ModelSpec("mlp", dropout=0.5), method, config, seed=seed,
+                                       **options)
             scores[method].append(100 * result.scores["test"])
             where_wrong[method].append(100 * (result.logits[wrong].argmax(-1) == y[wrong]).float().mean().item())
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in scores.items()), flush=True)

@@ -5,7 +5,8 @@ on GPU), ``gkd.fit`` wraps the model in ``DistributedDataParallel`` and each ran
 share of the training items: every ``world``-th labelled and visible node (node tasks, whose
 forward pass stays full-graph), every ``world``-th graph or image of each epoch's shuffled order
 (graph and image tasks); with sampling (``TrainConfig.fanouts``), every ``world``-th seed node, each
-rank drawing its own neighbourhoods (the same number of batches on every rank). DDP averages the model's gradients; a method's own parameters
+rank drawing its own neighbourhoods (the same number of batches on every rank). DDP averages the model's
+gradients; a method's own parameters
 (projectors) are averaged here after each backward pass, so every rank holds the same weights,
 computes the same validation score and stops at the same epoch. Ranks seed alike, so with equal
 shares the averaged gradient equals the single-process one.

@@ -71,7 +71,9 @@ def relative_calibration(student_logits: Tensor, teacher_logits: Tensor) -> dict
     Returns ``gap`` (mean |gap|), ``over`` (mean of the positive parts: the student is more sure
     than the teacher) and ``under`` (mean of the negative parts); gap = over + under."""
     k = teacher_logits.argmax(dim=-1, keepdim=True)
-    diff = (student_logits.detach().softmax(-1).gather(-1, k) - teacher_logits.detach().softmax(-1).gather(-1, k)).view(-1)
+    p_s = student_logits.detach().softmax(-1).gather(-1, k)
+    p_t = teacher_logits.detach().softmax(-1).gather(-1, k)
+    diff = (p_s - p_t).view(-1)
     if diff.numel() == 0:
         return {"gap": float("nan"), "over": float("nan"), "under": float("nan")}
     over, under = diff.clamp(min=0).mean().item(), (-diff).clamp(min=0).mean().item()

@@ -12,13 +12,13 @@ else:
     dgl = pytest.importorskip("dgl")
 
 from torch import nn  # noqa: E402
+from torch_geometric.data import Data  # noqa: E402
 
 import gkd  # noqa: E402
 from gkd import ModelSpec, TrainConfig  # noqa: E402
 from gkd.data import load  # noqa: E402
 from gkd.interop.dgl import DGLNeighbourSampler, dgl_model, from_dgl, to_dgl  # noqa: E402
 from gkd.sampling import NeighbourSampler, make_sampler  # noqa: E402
-from torch_geometric.data import Data  # noqa: E402
 
 
 class SageStack(nn.Module):

@@ -1,12 +1,12 @@
 """DKD and RLD against their formulas; RLD's relation to DKD and its edge cases."""
 
+import formulas as ref
 import pytest
 import torch
 from torch_geometric.data import Data
 
 from gkd.distill import Batch, get
 from gkd.outputs import Outputs
-import formulas as ref
 
 
 def _batch(y, epoch=100):
@@ -83,7 +83,8 @@ def test_rld_never_edits_a_teacher_logit():
 
 def test_unlabelled_visible_rows_take_the_teachers_class_as_target():
     z_s, z_t = Z_S, torch.tensor([[2.0, 1.0, -1.0, 0.5], [0.0, 3.0, 1.5, 1.0]])  # teacher: 0, 1
-    partly = Batch(Data(num_nodes=2), torch.tensor([0, 2]), torch.tensor([True, False]), torch.ones(2, dtype=torch.bool),
+    partly = Batch(Data(num_nodes=2), torch.tensor([0, 2]), torch.tensor([True, False]),
+                   torch.ones(2, dtype=torch.bool),
                    epoch=100)
     as_if_labelled = _batch([0, 1])  # row 1 labelled with the teacher's class instead
     for name in ("dkd", "rld"):

@@ -41,7 +41,8 @@ def test_missing_planetoid_names_the_files(tmp_path):
 
 
 def test_class_count_mismatch_is_reported():
-    batch = Batch(Data(num_nodes=2), torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool))
+    everything = torch.ones(2, dtype=torch.bool)
+    batch = Batch(Data(num_nodes=2), torch.tensor([0, 1]), everything, everything)
     with pytest.raises(MismatchError, match="teacher predicts 3 classes, the student 4"):
         get("kd").loss(Outputs(torch.zeros(2, 4)), Outputs(torch.zeros(2, 3)), batch)
 
@@ -55,7 +56,8 @@ def test_mismatch_between_teacher_and_student_models_on_a_task():
 
 
 def test_nan_loss_names_the_term():
-    batch = Batch(Data(num_nodes=2), torch.tensor([0, 1]), torch.ones(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool))
+    everything = torch.ones(2, dtype=torch.bool)
+    batch = Batch(Data(num_nodes=2), torch.tensor([0, 1]), everything, everything)
     teacher = Outputs(torch.tensor([[float("nan"), 0.0], [0.0, 1.0]]))  # a broken teacher
     with pytest.raises(NonFiniteLossError, match="'kd' of method 'kd' is nan"):
         get("kd").loss(Outputs(torch.zeros(2, 2)), teacher, batch)

@@ -113,7 +113,8 @@ def test_sampling_bounds_the_similarity_matrix_and_is_seeded(monkeypatch):
     torch.manual_seed(0)
     assert torch.equal(first, sample_rows(50, 16)) and first.unique().numel() == 16
     gen = torch.Generator().manual_seed(5)
-    assert torch.equal(sample_rows(50, 16, generator=gen), sample_rows(50, 16, generator=torch.Generator().manual_seed(5)))
+    again = torch.Generator().manual_seed(5)
+    assert torch.equal(sample_rows(50, 16, generator=gen), sample_rows(50, 16, generator=again))
 
 
 def test_only_visible_rows_are_contrasted(monkeypatch):

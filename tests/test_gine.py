@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_ogb import MOL_EDGES, make_mol
 from torch import nn
 from torch_geometric.data import Batch as PygBatch
 from torch_geometric.data import Data
@@ -17,7 +18,6 @@ from gkd.data.ogb import load_ogb_graph
 from gkd.errors import MismatchError
 from gkd.models.gine import GINE, GINELayer
 from gkd.train import _indexed_graphs
-from test_ogb import MOL_EDGES, make_mol
 
 os.environ.setdefault("OUTDATED_IGNORE", "1")
 from ogb.utils.features import get_bond_feature_dims  # noqa: E402

@@ -68,7 +68,8 @@ def test_hooked_model_layers_pair_by_name():
 
 
 def test_node_sets_must_match():
-    fitnet = _built("fitnet", Outputs(torch.zeros(5, 2), [torch.zeros(5, 4)]), Outputs(torch.zeros(5, 2), [torch.zeros(5, 4)]))
+    same = Outputs(torch.zeros(5, 2), [torch.zeros(5, 4)])
+    fitnet = _built("fitnet", same, Outputs(torch.zeros(5, 2), [torch.zeros(5, 4)]))
     with pytest.raises(MismatchError, match="5 rows and the teacher's 3"):
         fitnet.paired(Outputs(torch.zeros(5, 2), [torch.zeros(5, 4)]), Outputs(torch.zeros(5, 2), [torch.zeros(3, 4)]))
     with pytest.raises(MismatchError, match="pooled graph representations"):
@@ -233,7 +234,8 @@ def test_methods_train_the_projector_with_the_student(node_pair, method):
         initial.extend(p.detach().clone() for p in distiller.parameters())
 
     distiller.prepare = prepare_and_remember
-    result = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=16), distiller, TrainConfig(epochs=8, patience=100))
+    config = TrainConfig(epochs=8, patience=100)
+    result = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=16), distiller, config)
     bridge = [m for m in result.distiller.modules() if isinstance(m, nn.Linear)][0]
     assert bridge.weight.shape == (32, 16)
     assert not torch.equal(bridge.weight.detach(), initial[0])  # trained, and restored at the best epoch

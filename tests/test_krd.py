@@ -1,6 +1,7 @@
 """KRD: the loss by hand on a tiny graph, reliabilities from a teacher we control, the node-task
 guard, and distillation that works on Cora."""
 
+import formulas as ref
 import pytest
 import torch
 from torch import nn
@@ -13,7 +14,6 @@ from gkd.distill.krd import KRD, entropy_shift, keep_probability
 from gkd.errors import MismatchError
 from gkd.metrics import predictions_agree
 from gkd.outputs import Outputs
-import formulas as ref
 
 S = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0], [-1.0, 0.5, 1.0]])
 T = torch.tensor([[1.0, 1.0, -2.0], [0.0, 3.0, 1.0], [2.0, -1.0, 0.5]])
@@ -34,7 +34,8 @@ def _krd(keep, **options):
 
 def _pair_kl(pairs, temp):
     """Mean over (student i, teacher j) pairs of KL(ref.softmax(T_j / temp) || ref.softmax(S_i / temp))."""
-    return sum(ref.kl(ref.softmax(T[j].tolist(), temp), ref.softmax(S[i].tolist(), temp)) for i, j in pairs) / len(pairs)
+    total = sum(ref.kl(ref.softmax(T[j].tolist(), temp), ref.softmax(S[i].tolist(), temp)) for i, j in pairs)
+    return total / len(pairs)
 
 
 def test_krd_loss_matches_hand_computation_with_forced_keep_probabilities():

@@ -90,7 +90,8 @@ def test_predict_goes_layerwise_with_sampling_and_gives_the_same_logits(monkeypa
 def test_the_teacher_cache_key_ignores_the_inference_mode():
     task = _task(_graph())
     spec, config = gkd.ModelSpec("sage"), gkd.TrainConfig()
-    assert gkd.train.teacher_key(task, spec, config, 0) == gkd.train.teacher_key(task, spec, replace(config, layerwise=True), 0)
+    layerwise = replace(config, layerwise=True)
+    assert gkd.train.teacher_key(task, spec, config, 0) == gkd.train.teacher_key(task, spec, layerwise, 0)
 
 
 def test_a_features_only_model_predicts_in_blocks_of_rows(monkeypatch):

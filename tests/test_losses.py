@@ -1,6 +1,7 @@
 """Each loss against its formula, computed by hand on a tiny example."""
 import math
 
+import formulas as ref
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -8,7 +9,6 @@ from torch_geometric.data import Data
 from gkd.distill import Batch, get
 from gkd.distill.losses import soft_target_kl, supervised_loss
 from gkd.outputs import Outputs
-import formulas as ref
 
 S = torch.tensor([[2.0, 0.0, -1.0], [0.5, 1.5, 0.0]])
 T = torch.tensor([[1.0, 1.0, -2.0], [0.0, 3.0, 1.0]])

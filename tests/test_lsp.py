@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 
+import formulas as ref
 import pytest
 import torch
 from torch_geometric.data import Data
@@ -14,7 +15,6 @@ import gkd
 from gkd.distill import Batch, get
 from gkd.distill.lsp import lsp_loss
 from gkd.outputs import Outputs
-import formulas as ref
 
 # edges j -> i as (source, target): 0 -> 1, 2 -> 1, 3 -> 1, 1 -> 2, 3 -> 2. Nodes 0 and 3 have no
 # incoming edge, so the mean runs over nodes 1 and 2 only.

@@ -43,14 +43,14 @@ def test_deepwalk_places_the_two_halves_of_a_barbell_apart():
     # two 6-cliques joined by one edge: nodes of the same clique must end up closer
     edges = [(a, b) for block in (range(6), range(6, 12)) for a in block for b in block if a != b] + [(5, 6), (6, 5)]
     edge_index = torch.tensor(edges).t()
-    emb = deepwalk(edge_index, 12, dim=8, walks_per_node=20, walk_length=10, window=3, epochs=5, batch_size=256, use_cache=False)
+    settings = dict(dim=8, walks_per_node=20, walk_length=10, window=3, epochs=5, batch_size=256)
+    emb = deepwalk(edge_index, 12, **settings, use_cache=False)
     z = torch.nn.functional.normalize(emb, dim=-1)
     sim = z @ z.t()
     inside = (sim[:6, :6].sum() - 6) / 30
     across = sim[:6, 6:].mean()
     assert inside > across + 0.3
-    assert torch.equal(emb, deepwalk(edge_index, 12, dim=8, walks_per_node=20, walk_length=10, window=3, epochs=5, batch_size=256,
-                                     use_cache=False))
+    assert torch.equal(emb, deepwalk(edge_index, 12, **settings, use_cache=False))
 
 
 def test_similarity_gap_by_hand():

@@ -74,7 +74,8 @@ def test_every_value_appears_in_its_section_of_the_reference():
     for part in REFERENCE.read_text().split("\n## ")[1:]:
         heading = part.split("\n", 1)[0]
         sections[re.split(r"[(,]", heading)[0].strip()] = part
-    assert set(sections) == {"GLNN", "CPF", "G-CRD", "GraphAKD", "Vision"}
+    # the reference holds more sections than the figures gkd carries (other papers, the graphs they ran on)
+    assert {"GLNN", "CPF", "G-CRD", "GraphAKD", "Vision"} <= set(sections)
     home = {"LSP": "G-CRD", "mdistiller/RLD": "Vision", "Projector": "Vision"}
     for figure in FIGURES:
         numbers = {float(x) for x in re.findall(r"\d+\.\d+", sections[home.get(figure.paper, figure.paper)])}

@@ -36,9 +36,11 @@ def test_sampling_is_uniform_over_the_neighbours():
     # node 0 has 10 in-neighbours; fan-out 2 over 20,000 draws: each neighbour about 20,000 * 2 / 10 times
     edges = torch.stack([torch.arange(1, 11), torch.zeros(10, dtype=torch.long)])
     rowptr, col = in_neighbour_csr(edges, 11)
-    src, dst = sample_neighbours(rowptr, col, torch.zeros(20_000, dtype=torch.long), 2, torch.Generator().manual_seed(0))
+    hub = torch.zeros(20_000, dtype=torch.long)
+    src, dst = sample_neighbours(rowptr, col, hub, 2, torch.Generator().manual_seed(0))
     counts = torch.bincount(src, minlength=11).float()
-    assert src.numel() == 40_000 and counts[0] == 0 and counts[1:].sub(4000).abs().max() < 4 * (4000 * 0.8) ** 0.5  # 4 sigma
+    four_sigma = 4 * (4000 * 0.8) ** 0.5
+    assert src.numel() == 40_000 and counts[0] == 0 and counts[1:].sub(4000).abs().max() < four_sigma
 
 
 def test_subgraph_puts_seeds_first_and_keeps_only_sampled_real_edges():
@@ -173,10 +175,15 @@ def test_an_mlp_student_trains_on_node_batches_without_neighbours(monkeypatch):
     from gkd.data import load
 
     task = load("synthetic")
-    teacher = gkd.train_teacher(task, ModelSpec("sage", hidden=32), TrainConfig(epochs=30, patience=30), use_cache=False)
+    config = TrainConfig(epochs=30, patience=30)
+    teacher = gkd.train_teacher(task, ModelSpec("sage", hidden=32), config, use_cache=False)
     seen = []
     real = train_module.make_sampler
-    monkeypatch.setattr(train_module, "make_sampler", lambda data, fanouts, *a, **k: seen.append(fanouts) or real(data, fanouts, *a, **k))
+    def recording(data, fanouts, *args, **kwargs):
+        seen.append(fanouts)
+        return real(data, fanouts, *args, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_sampler", recording)
     config = TrainConfig(epochs=30, patience=30, fanouts=(5, 5), batch_size=256)
     mlp = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=64), "glnn", config)
     sage = gkd.train_student(task, teacher, ModelSpec("sage", hidden=16), "glnn", config)

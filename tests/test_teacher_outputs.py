@@ -4,8 +4,7 @@ import torch
 from torch_geometric.loader import DataLoader
 
 import gkd
-from gkd import ModelSpec, TrainConfig
-from gkd import teacher_outputs
+from gkd import ModelSpec, TrainConfig, teacher_outputs
 from gkd.teacher_outputs import GraphTeacherOutputs
 from gkd.train import _indexed_graphs
 

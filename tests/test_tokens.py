@@ -5,8 +5,15 @@ import pytest
 import torch
 
 from gkd.errors import MismatchError
-from gkd.tokens import (align_tokens, gather_tokens, knn_graph, neighbour_distances, patch_tokens,
-                        sample_positions, to_grid)
+from gkd.tokens import (
+    align_tokens,
+    gather_tokens,
+    knn_graph,
+    neighbour_distances,
+    patch_tokens,
+    sample_positions,
+    to_grid,
+)
 
 
 def test_patch_tokens_of_a_cnn_map_are_patch_means():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+
 from ..errors import UnknownNameError
 from ..paths import data_root
 from .task import Task

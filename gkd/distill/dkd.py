@@ -5,8 +5,7 @@ from torch import Tensor
 
 from ..outputs import Outputs
 from .base import Batch, Distiller, register
-from .losses import (binary_kl, labelled_targets, masked_softmax_kl, mean_or_zero, one_hot_mask,
-                     supervised_loss, warmup)
+from .losses import binary_kl, labelled_targets, masked_softmax_kl, mean_or_zero, one_hot_mask, supervised_loss, warmup
 
 
 @register

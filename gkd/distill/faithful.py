@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ..faithfulness import DEFAULT_EPSILON, _ascent, eval_mode, _Pair, confidence_gap
+from ..faithfulness import DEFAULT_EPSILON, _ascent, _Pair, confidence_gap, eval_mode
 from ..outputs import Outputs
 from .base import Batch, Distiller, register
 from .losses import soft_target_kl, supervised_loss

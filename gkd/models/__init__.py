@@ -76,5 +76,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["GAT", "GCN", "GIN", "GINE", "MLP", "SAGE", "HookedModel", "LayerStack", "ResNet", "TinyViT", "available", "build",
+__all__ = ["GAT", "GCN", "GIN", "GINE", "MLP", "SAGE", "HookedModel", "LayerStack", "ResNet", "TinyViT", "available",
+           "build",
            "count_parameters"]

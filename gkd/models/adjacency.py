@@ -10,9 +10,8 @@ collate), so a full-batch node task builds each normalisation once.
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import warnings
+from typing import Literal
 
 import torch
 from torch import Tensor

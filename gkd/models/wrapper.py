@@ -37,7 +37,8 @@ class HookedModel(nn.Module):
         unknown = [n for n in self.hidden_names if n not in named]
         if unknown:
             valid = [n for n in named if n]
-            raise ValueError(f"no submodule named {unknown} in {type(module).__name__}; valid names: {', '.join(valid)}")
+            raise ValueError(f"no submodule named {unknown} in {type(module).__name__}; "
+                             f"valid names: {', '.join(valid)}")
         self.inputs = inputs or default_inputs(module)
         self._captured: dict[str, Tensor] = {}
         for name in self.hidden_names:
