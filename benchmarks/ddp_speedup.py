@@ -8,7 +8,7 @@ epoch and the speed-up over one process:
 - one process, one thread;
 - one process, ``--threads`` threads (torch's intra-op parallelism);
 - ``--nproc`` processes under ``torch.distributed.run`` (gloo), ``--threads / --nproc`` threads
-  each, in DistributedDataParallel (``gkd.distributed``: each rank takes an equal share of the
+  each, in DistributedDataParallel (``gkd.train.distributed``: each rank takes an equal share of the
   labelled nodes; the forward pass stays full-graph on every rank, so only the loss and the
   backward pass through the last layer's rows are split).
 
@@ -50,7 +50,7 @@ def worker(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     import gkd
-    from gkd import distributed
+    from gkd.train import distributed
 
     from .protocols import protocol
 

@@ -30,9 +30,9 @@ from torch_geometric.utils import k_hop_subgraph
 import gkd
 from gkd.io import atomic_write_text
 from gkd.models import count_parameters
-from gkd.timing import median_seconds
 
 from .protocols import protocol
+from .timing import median_seconds
 
 DATASETS = ("synthetic-arxiv", "synthetic")
 

@@ -1,124 +1,19 @@
-"""Turn result records (one JSON line per finished run) into a summary table, CSV, JSON lines and
-plots."""
+"""The files a benchmark leaves in its results folder: the summary (``summary.md``, ``.csv``,
+``.jsonl``), the survey table when an entry names a paper (``survey.md``), and the plots."""
 from __future__ import annotations
 
-import csv
-import io
-import json
-import statistics
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 from gkd.io import atomic_write_text
 
-COLUMNS = ["dataset", "teacher", "student", "method", "runs", "test", "teacher_test", "gap_closed",
-           "student_ms", "teacher_ms", "speedup"]
+from .plots import write_all
+from .suites import Entry
+from .survey import survey_markdown
+from .tables import failures, markdown, summarise, to_csv, to_jsonl
 
 
-# per-run figures that not every task has (calibration needs a multiclass task)
-OPTIONAL_MEANS = ("ece", "teacher_ece", "relcal_gap", "relcal_over", "relcal_under", "faithful_share",
-                  "peak_mib", "test_tran", "test_prod", "teacher_test_tran", "teacher_test_prod")
-
-
-def _mean_or_none(runs: list[dict], name: str) -> float | None:
-    values = [r[name] for r in runs if r.get(name) is not None]
-    return statistics.mean(values) if values else None
-
-
-def _fmt(value: float | None, scale: float = 100.0, digits: int = 1) -> str:
-    return "-" if value is None else f"{scale * value:.{digits}f}"
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
-
-
-def summarise(records: list[dict]) -> list[dict]:
-    """One row per (dataset, split, setting, teacher, student, method): mean and std of the test
-    metric (in %), the teacher's, the share of the teacher-student gap the method closes relative
-    to the same student trained alone, training time and its overhead over the student alone,
-    peak memory, and inference times (medians, ms) with the speed-up over the teacher."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in records:
-        if r.get("status") == "ok":
-            groups[(r["dataset"], r.get("split"), r.get("setting", "transductive"), r["teacher"], r["student"],
-                    r["method"])].append(r)
-    alone = {key[:-1]: runs for key, runs in groups.items() if key[-1] == "none"}
-    rows = []
-    for key, runs in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0])):
-        test_mean, test_std = _mean_std([100 * r["test"] for r in runs])
-        teacher_mean, teacher_std = _mean_std([100 * r["teacher_test"] for r in runs])
-        base_runs = alone.get(key[:-1])
-        base = statistics.mean(x["test"] for x in base_runs) if base_runs else None
-        gap = None
-        if base is not None and teacher_mean - 100 * base >= 1.0:  # no gap to close below 1 point
-            gap = (test_mean - 100 * base) / (teacher_mean - 100 * base)
-        train_s = statistics.mean(r["train_seconds"] for r in runs)
-        base_s = statistics.mean(r["train_seconds"] for r in base_runs) if base_runs else None
-        student_ms = statistics.median(r["student_infer_s"] for r in runs) * 1e3
-        teacher_ms = statistics.median(r["teacher_infer_s"] for r in runs) * 1e3
-        rows.append({
-            **{name: _mean_or_none(runs, name) for name in OPTIONAL_MEANS},
-            "train_s": train_s, "overhead": train_s / base_s if base_s else None,
-            "dataset": key[0], "split": key[1], "setting": key[2], "teacher": key[3], "student": key[4],
-            "method": key[5], "runs": len(runs),
-            "test_mean": test_mean, "test_std": test_std, "teacher_mean": teacher_mean, "teacher_std": teacher_std,
-            "gap_closed": gap, "student_ms": student_ms, "teacher_ms": teacher_ms,
-            "speedup": teacher_ms / student_ms if student_ms > 0 else None, "metric": runs[0]["metric"],
-        })
-    return rows
-
-
-def markdown(rows: list[dict]) -> str:
-    """The summary table. An inductive row's test figure is its held-out nodes' (GLNN's "ind");
-    the dataset column names the setting and a split other than the protocol's usual one."""
-    header = ("| dataset | teacher | student | method | runs | test (%) | teacher (%) | gap closed | "
-              "ECE (%) | rel. cal. over / under (%) | faithful (%) | train s | overhead | peak MiB | "
-              "student ms | teacher ms | speed-up |")
-    lines = [header, "|" + "---|" * 17]
-    for r in rows:
-        gap = "-" if r["gap_closed"] is None or r["method"] == "none" else f"{100 * r['gap_closed']:.0f}%"
-        relcal = "-" if r["relcal_over"] is None else f"{_fmt(r['relcal_over'])} / {_fmt(r['relcal_under'])}"
-        overhead = "-" if r["overhead"] is None or r["method"] == "none" else f"{r['overhead']:.1f}x"
-        lines.append(
-            f"| {dataset_label(r)} | {r['teacher']} | {r['student']} | {r['method']} | {r['runs']} | "
-            f"{r['test_mean']:.2f} ± {r['test_std']:.2f} | {r['teacher_mean']:.2f} ± {r['teacher_std']:.2f} | {gap} | "
-            f"{_fmt(r['ece'])} | {relcal} | {_fmt(r['faithful_share'])} | {r['train_s']:.1f} | {overhead} | "
-            f"{_fmt(r['peak_mib'], 1.0, 0)} | {r['student_ms']:.2f} | {r['teacher_ms']:.2f} | {r['speedup']:.1f}x |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def to_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    fields = ["dataset", "split", "setting", "teacher", "student", "method", "metric", "runs", "test_mean", "test_std",
-              "teacher_mean", "teacher_std", "gap_closed", *OPTIONAL_MEANS, "train_s", "overhead", "student_ms",
-              "teacher_ms", "speedup"]
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
-
-
-def failures(records: list[dict]) -> list[str]:
-    return [f"{r['dataset']} {r['student']} {r['method']} seed {r['seed']}: {r['error']}"
-            for r in records if r.get("status") != "ok"]
-
-
-def dataset_label(row: dict) -> str:
-    """``cora``, ``cora [inductive]``, ``cora [public]``: the dataset with what sets the row apart."""
-    extras = [row["setting"]] if row.get("setting", "transductive") != "transductive" else []
-    if row.get("split") == "public":
-        extras.append("public split")
-    return row["dataset"] + (f" [{', '.join(extras)}]" if extras else "")
-
-
-def to_jsonl(rows: list[dict]) -> str:
-    return "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-
-
-def write_reports(folder: Path, records: list[dict], entries: list) -> list[dict]:
+def write_reports(folder: Path, records: list[dict], entries: list[Entry]) -> list[dict]:
     """Print and save the summary (``summary.md``, ``.csv``, ``.jsonl``), the survey table when an
     entry names a paper (``survey.md``), and the plots when matplotlib is installed."""
     rows = summarise(records)
@@ -127,15 +22,11 @@ def write_reports(folder: Path, records: list[dict], entries: list) -> list[dict
     atomic_write_text(to_csv(rows), folder / "summary.csv")
     atomic_write_text(to_jsonl(rows), folder / "summary.jsonl")
     print(table)
-    if any(getattr(e, "paper", None) for e in entries):
-        from .survey import survey_markdown
-
+    if any(e.paper for e in entries):
         survey = survey_markdown(rows, entries)
         atomic_write_text(survey, folder / "survey.md")
         print(survey)
     try:
-        from .plots import write_all
-
         paths = write_all(rows, records, folder) if rows else []
         if paths:
             print("plots: " + ", ".join(str(p) for p in paths))

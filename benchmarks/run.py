@@ -25,16 +25,16 @@ from pathlib import Path
 import gkd
 from gkd import data as gkd_data
 from gkd import distill as gkd_distill
-from gkd import distributed
 from gkd.data.inductive import hold_out_test_nodes
 from gkd.errors import DataNotFoundError, UnknownNameError
 from gkd.io import append_jsonl, atomic_write_text, read_jsonl
-from gkd.timing import median_seconds
+from gkd.train import distributed
 
 from .protocols import PROTOCOLS, Protocol, capped, protocol
 from .report import write_reports
 from .single import student_run, teacher_scores
 from .suites import DEFAULT_SEEDS, SUITES, Entry, suite
+from .timing import median_seconds
 
 DEFAULT_METHODS = ["none", "kd", "glnn"]
 SETTINGS = ("transductive", "inductive")

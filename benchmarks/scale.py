@@ -12,7 +12,7 @@ BatchNorm for the OGB-shaped sets) and its MLP student (GLNN) go through:
 4. student inference over every node.
 
 Each phase reports its wall time and the process's peak resident memory during it
-(``gkd.timing.PeakMemory``: the graph and features already in memory count, as they would for a
+(``benchmarks.timing.PeakMemory``: the graph and features already in memory count, as they would for a
 user). The graph's generation or loading is a phase too. The point is cost, not accuracy: with
 one epoch the scores are far from converged. Results: ``<out>/scale.json`` and ``scale.md``,
 written whole at the end of each phase (an interrupted run keeps the phases it finished).
@@ -35,10 +35,10 @@ import torch
 import gkd
 from gkd.errors import UnknownNameError
 from gkd.io import atomic_write_text
-from gkd.layerwise import layerwise_forward
-from gkd.timing import PeakMemory
+from gkd.models.layerwise import layerwise_forward
 
 from .protocols import PROTOCOLS, protocol
+from .timing import PeakMemory
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """One benchmark run: a student distilled from a trained teacher, scored, with its costs.
 
-Cost figures per run: training wall time, peak memory (``gkd.timing.PeakMemory``: the process's
+Cost figures per run: training wall time, peak memory (``benchmarks.timing.PeakMemory``: the process's
 peak resident set on a CPU, allocated memory on a GPU), student and teacher parameters, and
 inference time of both on the full evaluation set (same device, warm, median of several runs).
 In GLNN's inductive setting the scores are those of the held-out test nodes on the full graph,
@@ -14,11 +14,11 @@ import gkd
 from gkd.data.inductive import InductiveSplit
 from gkd.data.task import Task
 from gkd.errors import GkdError
-from gkd.faithfulness import faithful_share
-from gkd.metrics import expected_calibration_error, relative_calibration, score_rows
+from gkd.metrics import expected_calibration_error, faithful_share, relative_calibration, score_rows
 from gkd.models import count_parameters
-from gkd.timing import PeakMemory, median_seconds
 from gkd.train import loss_terms
+
+from .timing import PeakMemory, median_seconds
 
 
 def held_out_score(model, split: InductiveSplit, config: gkd.TrainConfig) -> float:

@@ -10,8 +10,8 @@ the paper column says so rather than borrowing a number from another protocol.
 from __future__ import annotations
 
 from .published import Figure, lookup
-from .report import dataset_label
 from .suites import Entry
+from .tables import dataset_label
 
 
 def published_figure(entry: Entry, method: str, setting: str) -> Figure | None:
@@ -43,7 +43,7 @@ def _line(entry: Entry, setting: str, pair: str, method: str, mean: float, std: 
 
 
 def survey_markdown(rows: list[dict], entries: list[Entry]) -> str:
-    """The survey table over the summary ``rows`` (``benchmarks.report.summarise``) for resolved
+    """The survey table over the summary ``rows`` (``benchmarks.tables.summarise``) for resolved
     ``entries`` (``benchmarks.run.resolved``: teacher labels and splits filled in)."""
     lines = ["| dataset | paper | teacher -> student | method | runs | gkd (%) | paper (%) | gkd - paper |",
              "|---|---|---|---|---|---|---|---|"]

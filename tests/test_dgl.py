@@ -17,8 +17,9 @@ from torch_geometric.data import Data  # noqa: E402
 import gkd  # noqa: E402
 from gkd import ModelSpec, TrainConfig  # noqa: E402
 from gkd.data import load  # noqa: E402
+from gkd.graph.sampling import NeighbourSampler  # noqa: E402
 from gkd.interop.dgl import DGLNeighbourSampler, dgl_model, from_dgl, to_dgl  # noqa: E402
-from gkd.sampling import NeighbourSampler, make_sampler  # noqa: E402
+from gkd.train.sampler import make_sampler  # noqa: E402
 
 
 class SageStack(nn.Module):

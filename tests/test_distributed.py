@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from gkd import distributed
 from gkd.io import read_jsonl
+from gkd.train import distributed
 
 ROOT = Path(__file__).resolve().parents[1]
 

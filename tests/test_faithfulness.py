@@ -9,10 +9,10 @@ from torch_geometric.data import Data
 
 import gkd
 import gkd.distill.faithful  # noqa: F401  (registers "faithful"; the package __init__ will import it later)
-from gkd import faithfulness as F
 from gkd.data.synthetic import csbm
 from gkd.distill import Batch, get
 from gkd.distill.faithful import FaithfulKD
+from gkd.metrics import faithfulness as F
 from gkd.models import GAT, GCN, MLP, SAGE, HookedModel
 from gkd.outputs import Outputs
 

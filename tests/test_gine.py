@@ -17,7 +17,6 @@ from gkd import ModelSpec, TrainConfig
 from gkd.data.ogb import load_ogb_graph
 from gkd.errors import MismatchError
 from gkd.models.gine import GINE, GINELayer
-from gkd.train import _indexed_graphs
 
 os.environ.setdefault("OUTDATED_IGNORE", "1")
 from ogb.utils.features import get_bond_feature_dims  # noqa: E402
@@ -70,7 +69,7 @@ def mol_task(tmp_path: Path) -> gkd.Task:
 
 def test_fixture_task_has_bond_vocabulary_and_graphs_keep_edge_attr(mol_task):
     assert mol_task.edge_categorical_sizes == list(get_bond_feature_dims()) and mol_task.num_edge_features == 3
-    graphs = _indexed_graphs(mol_task)
+    graphs = mol_task.indexed_graphs()
     assert all(torch.equal(c.edge_attr, g.edge_attr) for c, g in zip(graphs, mol_task.data))
     batch = PygBatch.from_data_list(graphs)
     assert batch.edge_attr.shape == (2 * sum(map(len, MOL_EDGES)), 3)
@@ -80,7 +79,7 @@ def test_bond_features_change_the_output(mol_task):
     torch.manual_seed(0)
     model = ModelSpec("gine", hidden=16, num_layers=5, dropout=0.5, norm="batch").build(mol_task).eval()
     assert isinstance(model, GINE) and len(model.layers) == 5
-    batch = PygBatch.from_data_list(_indexed_graphs(mol_task))
+    batch = PygBatch.from_data_list(mol_task.indexed_graphs())
     with torch.no_grad():
         before = model(batch).logits
         again = model(batch).logits

@@ -9,8 +9,8 @@ from torch_geometric.data import Data
 
 import gkd
 from gkd.errors import UnsupportedModuleError
-from gkd.layerwise import layerwise_forward, supports_layerwise
-from gkd.models.adjacency import SparseAdjacency
+from gkd.graph.adjacency import SparseAdjacency
+from gkd.models.layerwise import layerwise_forward, supports_layerwise
 
 
 def _graph(n: int = 37, features: int = 6, seed: int = 0) -> Data:
@@ -76,7 +76,7 @@ def test_predict_goes_layerwise_with_sampling_and_gives_the_same_logits(monkeypa
     model = gkd.ModelSpec("sage", hidden=8).build(task)
     full = gkd.predict(model, task, gkd.TrainConfig())
     calls = []
-    import gkd.train as train_module
+    import gkd.train.inference as train_module
     real = train_module.layerwise_forward
     monkeypatch.setattr(train_module, "layerwise_forward", lambda *a, **k: calls.append(1) or real(*a, **k))
     sampled = gkd.predict(model, task, gkd.TrainConfig(fanouts=(5, 5)))
@@ -95,7 +95,7 @@ def test_the_teacher_cache_key_ignores_the_inference_mode():
 
 
 def test_a_features_only_model_predicts_in_blocks_of_rows(monkeypatch):
-    import gkd.train as train_module
+    import gkd.train.inference as train_module
 
     data = _graph()
     task = _task(data)

@@ -36,7 +36,7 @@ def test_relative_calibration_splits_over_and_under_confidence():
 
 
 def test_median_seconds_repeats_fast_calls_and_stops_slow_ones():
-    from gkd.timing import median_seconds
+    from benchmarks.timing import median_seconds
 
     calls = []
     assert median_seconds(lambda: calls.append(1), repeats=5, warmup=1) >= 0

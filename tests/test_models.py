@@ -6,7 +6,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GCNConv, SAGEConv
 
 import gkd
-from gkd.models.adjacency import SparseAdjacency
+from gkd.graph.adjacency import SparseAdjacency
 from gkd.models.gcn import GCNLayer
 from gkd.models.sage import SAGELayer
 
@@ -47,7 +47,7 @@ def test_gcn_layer_equals_pyg_gcnconv():
 
 def test_every_model_returns_outputs_with_hidden_layers():
     task = gkd.data.load("synthetic")
-    for name, cls in gkd.models.MODELS.items():  # the layer stacks ("cpf" has its own test file)
+    for name, cls in gkd.models.zoo.MODELS.items():  # the layer stacks ("cpf" has its own test file)
         if getattr(cls, "uses_edge_features", False):
             continue  # gine: needs edge features, which this task lacks (tests/test_gine.py)
         out = gkd.models.build(name, task, hidden=16, num_layers=3)(task.data)

@@ -6,8 +6,8 @@ from gkd import ModelSpec, TrainConfig
 from gkd import data as gkd_data
 from gkd.distill import Batch, get
 from gkd.distill.nosmog import similarity_gap
+from gkd.graph.walks import csr, deepwalk, random_walks, skipgram_pairs
 from gkd.train import train_student, train_teacher
-from gkd.walks import csr, deepwalk, random_walks, skipgram_pairs
 
 
 def _path_graph(n=6):

@@ -3,7 +3,8 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from gkd.sampling import NeighbourSampler, in_neighbour_csr, make_sampler, sample_neighbours, sample_subgraph
+from gkd.graph.sampling import NeighbourSampler, in_neighbour_csr, sample_neighbours, sample_subgraph
+from gkd.train.sampler import make_sampler
 
 
 def _random_graph(n: int = 60, e: int = 600, seed: int = 0) -> torch.Tensor:
@@ -129,7 +130,7 @@ def test_benchmark_runs_sampled_and_keeps_sampled_runs_apart(tmp_path):
 def test_make_sampler_picks_the_backend(monkeypatch):
     import sys
 
-    from gkd.sampling import SAMPLER_BACKENDS, make_sampler
+    from gkd.train.sampler import SAMPLER_BACKENDS, make_sampler
 
     data = Data(x=torch.randn(60, 4), edge_index=_random_graph(), y=torch.arange(60) % 3)
     own = make_sampler(data, [3, 3], batch_size=8, backend="gkd")
@@ -154,7 +155,7 @@ def test_importing_gkd_and_its_sampler_does_not_import_dgl():
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
-    code = "import sys, gkd, gkd.sampling, gkd.train; assert 'dgl' not in sys.modules, 'dgl imported'"
+    code = "import sys, gkd, gkd.graph.sampling, gkd.train.sampler; assert 'dgl' not in sys.modules, 'dgl imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root, env=env)
 
 
@@ -170,7 +171,7 @@ def test_zero_hops_give_the_seed_nodes_alone():
 
 def test_an_mlp_student_trains_on_node_batches_without_neighbours(monkeypatch):
     import gkd
-    import gkd.train as train_module
+    import gkd.train.loops as train_module
     from gkd import ModelSpec, TrainConfig
     from gkd.data import load
 
@@ -179,6 +180,7 @@ def test_an_mlp_student_trains_on_node_batches_without_neighbours(monkeypatch):
     teacher = gkd.train_teacher(task, ModelSpec("sage", hidden=32), config, use_cache=False)
     seen = []
     real = train_module.make_sampler
+
     def recording(data, fanouts, *args, **kwargs):
         seen.append(fanouts)
         return real(data, fanouts, *args, **kwargs)

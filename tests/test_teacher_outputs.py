@@ -4,9 +4,9 @@ import torch
 from torch_geometric.loader import DataLoader
 
 import gkd
-from gkd import ModelSpec, TrainConfig, teacher_outputs
-from gkd.teacher_outputs import GraphTeacherOutputs
-from gkd.train import _indexed_graphs
+from gkd import ModelSpec, TrainConfig
+from gkd.train import teacher_outputs
+from gkd.train.teacher_outputs import GraphTeacherOutputs
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def trained():
 
 def test_gathered_representations_equal_a_forward_pass_on_the_batch(trained):
     task, teacher = trained
-    graphs = _indexed_graphs(task)
+    graphs = task.indexed_graphs()
     cache = GraphTeacherOutputs(teacher.model, graphs, torch.device("cpu"), batch_size=37)
     batch = next(iter(DataLoader([graphs[i] for i in [5, 3, 100, 7, 599]], batch_size=5)))
     direct = teacher.model.eval()(batch)

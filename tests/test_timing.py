@@ -4,7 +4,7 @@ import sys
 import pytest
 import torch
 
-from gkd.timing import PeakMemory, median_seconds
+from benchmarks.timing import PeakMemory, median_seconds
 
 
 def test_median_seconds_is_the_median_of_the_timed_calls():

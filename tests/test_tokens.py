@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gkd.errors import MismatchError
-from gkd.tokens import (
+from gkd.graph.tokens import (
     align_tokens,
     gather_tokens,
     knn_graph,

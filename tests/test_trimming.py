@@ -11,8 +11,8 @@ from torch_geometric.data import Data
 
 import gkd
 from gkd.distill import get as get_distiller
-from gkd.models.adjacency import SparseAdjacency
-from gkd.sampling import NeighbourSampler
+from gkd.graph.adjacency import SparseAdjacency
+from gkd.graph.sampling import NeighbourSampler
 
 
 def _data(n: int = 300, e: int = 2400, features: int = 8, seed: int = 0) -> Data:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from ..errors import UnknownNameError
-from ..paths import data_root
+from ..io import data_root
 from .task import Task
 
 _OGB_NODE = ("ogbn-arxiv", "ogbn-products")

@@ -23,8 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import DataNotFoundError
-from ..io import atomic_torch_save
-from ..paths import cache_dir
+from ..io import atomic_torch_save, cache_dir
 from .task import Task
 
 

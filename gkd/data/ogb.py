@@ -41,8 +41,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import scatter, to_undirected
 
 from ..errors import DataNotFoundError, UnknownNameError
-from ..io import atomic_torch_save
-from ..paths import cache_dir
+from ..io import atomic_torch_save, cache_dir
 from .task import Task
 
 #: Bump when the processed format changes: old cache files are then ignored.

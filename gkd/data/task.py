@@ -102,6 +102,25 @@ class Task:
             cached = self.__dict__["_labels"] = torch.cat(rows)
         return cached
 
+    def indexed_graphs(self) -> list[Data]:
+        """A graph task's graphs as shallow copies carrying their index (``graph_id``), built once
+        and kept with the task (mini-batches then know which graphs they hold). ``edge_attr``
+        travels too when a graph has it (models such as ``gine`` read it)."""
+        if self.kind != "graph":
+            raise ValueError(f"task {self.name!r} is a {self.kind} task; indexed graphs are a graph task's")
+        cached = self.__dict__.get("_indexed_graphs")
+        if cached is None:
+            cached = []
+            for i, g in enumerate(self.data):
+                copy_ = Data(x=g.x, edge_index=g.edge_index, y=g.y, num_nodes=g.num_nodes)
+                edge_attr = getattr(g, "edge_attr", None)
+                if edge_attr is not None:
+                    copy_.edge_attr = edge_attr
+                copy_.graph_id = torch.tensor([i])
+                cached.append(copy_)
+            self.__dict__["_indexed_graphs"] = cached
+        return cached
+
     def fingerprint(self) -> str:
         """A hash of the data, node order and split: caches keyed by it break when any changes."""
         digest = hashlib.sha256(f"{self.name}|{self.kind}|{self.num_classes}".encode())

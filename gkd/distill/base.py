@@ -1,4 +1,4 @@
-"""The Distiller contract and the registry of methods.
+"""The Distiller contract: what a method is given (``Batch``) and what it returns.
 
 A distiller is an ``nn.Module`` (so projectors and other learnable parts train and save with the
 student) whose ``forward(student, teacher, batch)`` returns a dict of named, already weighted
@@ -6,7 +6,6 @@ loss terms. It never trains, loads data or calls a model: the trainer does that.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from ..errors import MismatchError, NonFiniteLossError, UnknownNameError
+from ..errors import MismatchError, NonFiniteLossError
 from ..outputs import Outputs
 
 if TYPE_CHECKING:
@@ -102,58 +101,3 @@ class Distiller(nn.Module):
             values[key] = value
             total = total + term
         return total, values  # type: ignore[return-value]
-
-
-_REGISTRY: dict[str, type[Distiller]] = {}
-
-
-def register(cls: type[Distiller]) -> type[Distiller]:
-    if not cls.name or cls.name in _REGISTRY:
-        raise ValueError(f"distiller name {cls.name!r} is empty or taken")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def available() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def registered(name: str) -> type[Distiller]:
-    """The class registered under ``name``."""
-    if name not in _REGISTRY:
-        raise UnknownNameError("method", name, _REGISTRY)
-    return _REGISTRY[name]
-
-
-def kinds_of(name: str) -> tuple[str, ...]:
-    """The task kinds method ``name`` (or every part of a ``+`` combination) is built for."""
-    parts = [set(registered(part.strip()).kinds) for part in name.split("+")]
-    return tuple(k for k in ("node", "graph", "image") if all(k in p for p in parts))
-
-
-def student_model_of(name: str) -> str | None:
-    """The student architecture method ``name`` (or a ``+`` combination) brings, if any."""
-    own = {registered(part).student_model for part in name.split("+")} - {None}
-    return next(iter(own), None)
-
-
-def get(name: str, **options) -> Distiller:
-    """An instance of method ``name`` with ``options`` (its constructor's keyword arguments).
-
-    ``"a+b"`` combines methods (``gkd.distill.compose.Composite``); options then go per part,
-    keyed by the part's name: ``get("glnn+srd", srd={"feat_weight": 1.0})``."""
-    if "+" in name:
-        from .compose import Composite
-
-        names = [part.strip() for part in name.split("+")]
-        unknown = sorted(set(options) - set(names))
-        if unknown:
-            raise TypeError(f"options of a combination go per method, keyed by {names}; got {unknown}")
-        return Composite([get(part, **options.get(part, {})) for part in names])
-    cls = registered(name)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise TypeError(f"method {name!r} has no option {unknown}; its options: {', '.join(valid) or 'none'}")
-    return cls(**options)
-

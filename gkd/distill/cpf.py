@@ -7,7 +7,8 @@ import torch
 from torch import Tensor
 
 from ..outputs import Outputs
-from .base import Batch, Distiller, register
+from .base import Batch, Distiller
+from .registry import register
 
 Reduction = Literal["mean", "sum", "frobenius"]
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..outputs import Outputs
-from .base import Batch, Distiller, register
+from .base import Batch, Distiller
 from .losses import binary_kl, labelled_targets, masked_softmax_kl, mean_or_zero, one_hot_mask, supervised_loss, warmup
+from .registry import register
 
 
 @register

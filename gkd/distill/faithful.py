@@ -6,10 +6,12 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from ..faithfulness import DEFAULT_EPSILON, _ascent, _Pair, confidence_gap, eval_mode
+from ..metrics.faithfulness import DEFAULT_EPSILON, PerturbedPair, confidence_gap, gap_ascent
+from ..models.base import eval_mode
 from ..outputs import Outputs
-from .base import Batch, Distiller, register
+from .base import Batch, Distiller
 from .losses import soft_target_kl, supervised_loss
+from .registry import register
 
 if TYPE_CHECKING:
     from ..data.task import Task
@@ -25,7 +27,7 @@ class FaithfulKD(Distiller):
         + lam * mean over visible rows of max_{x in B(x0, epsilon)} |c_T(x) - c_S(x)|,
 
     c_f(x) = softmax(f(x))[k], k = the teacher's prediction at the clean input x0 (see
-    ``gkd.faithfulness``, whose definitions this follows). The paper's part: the confidence gap
+    ``gkd.metrics.faithfulness``, whose definitions this follows). The paper's part: the confidence gap
     over an L-infinity ball as the quantity to control, its inner maximum found by projected
     gradient ascent. gkd's choices: the penalty is the mean gap (an L1 penalty on confidences)
     added to plain KD rather than the paper's exact training recipe; node features are the
@@ -40,7 +42,7 @@ class FaithfulKD(Distiller):
     (at the default T = 1 it is 1).
 
     Defaults: lam = 5 (measured on Cora seed 0: lam = 1 barely moved the faithful share), epsilon =
-    ``gkd.faithfulness.DEFAULT_EPSILON`` (0.005), steps = 3, T = 1.
+    ``gkd.metrics.faithfulness.DEFAULT_EPSILON`` (0.005), steps = 3, T = 1.
     Needs the teacher module (``prepare``), a multiclass task and real-valued node features.
     """
 
@@ -93,10 +95,10 @@ class FaithfulKD(Distiller):
             raise RuntimeError("faithful: call prepare(task=, student=, teacher=, teacher_logits=) first "
                                "(gkd's trainer does) so the distiller can run the models")
         s_model, t_model = self._models
-        pair = _Pair(t_model, s_model, batch.data, rows)
+        pair = PerturbedPair(t_model, s_model, batch.data, rows)
         start = (2 * torch.rand_like(pair.x0) - 1) * self.epsilon
         with eval_mode(s_model, t_model):
-            delta, _ = _ascent(pair, classes, start, self.epsilon, self.steps, self.step_size)
+            delta, _ = gap_ascent(pair, classes, start, self.epsilon, self.steps, self.step_size)
         x = pair.x0 + delta
         with eval_mode(t_model), torch.no_grad():
             t_logits = pair.logits(t_model, x)

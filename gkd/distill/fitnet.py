@@ -5,8 +5,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..outputs import Outputs
-from .base import Batch, register
+from .base import Batch
 from .losses import supervised_loss
+from .registry import register
 from .representation import Pairing, RepresentationDistiller
 
 

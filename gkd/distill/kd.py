@@ -4,8 +4,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from ..outputs import Outputs
-from .base import Batch, Distiller, register
+from .base import Batch, Distiller
 from .losses import soft_target_kl, supervised_loss
+from .registry import register
 
 
 @register

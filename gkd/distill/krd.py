@@ -11,8 +11,9 @@ from torch_geometric.data import Data
 
 from ..errors import MismatchError
 from ..outputs import Outputs
-from .base import Batch, Distiller, register
+from .base import Batch, Distiller
 from .losses import soft_target_kl, supervised_loss
+from .registry import register
 
 if TYPE_CHECKING:
     from ..data.task import Task

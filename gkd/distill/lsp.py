@@ -6,8 +6,9 @@ from torch import Tensor, nn
 
 from ..errors import MismatchError
 from ..outputs import Outputs
-from .base import Batch, register
+from .base import Batch
 from .losses import supervised_loss
+from .registry import register
 from .representation import Pairing, RepresentationDistiller
 
 KERNELS = ("distance", "linear", "poly", "rbf")

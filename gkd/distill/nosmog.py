@@ -9,10 +9,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import MismatchError
-from ..faithfulness import eval_mode, with_features
+from ..graph.adjacency import with_features
+from ..models.base import eval_mode
 from ..outputs import Outputs
-from .base import Batch, register
+from .base import Batch
 from .glnn import GLNN
+from .registry import register
 from .representation import sample_pair
 
 if TYPE_CHECKING:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from .base import register
 from .dkd import DKD
 from .losses import binary_kl, masked_softmax_kl
+from .registry import register
 
 
 @register

@@ -8,11 +8,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import MismatchError
+from ..graph.tokens import align_tokens, gather_tokens, knn_graph, neighbour_distances, patch_tokens, sample_positions
 from ..outputs import Outputs
-from ..tokens import align_tokens, gather_tokens, knn_graph, neighbour_distances, patch_tokens, sample_positions
-from .base import Batch, Distiller, register
+from .base import Batch, Distiller
 from .gcrd import contrastive_loss
 from .losses import soft_target_kl, supervised_loss
+from .registry import register
 
 
 def token_width(h: Tensor) -> int:
@@ -83,7 +84,7 @@ class TRG(Distiller):
     the seeds' spread of the defaults (validation 46.7-48.7% against 47.4%); the best, sigma 2,
     rechecked on a CPU over 5 seeds: validation 47.5% against 46.9%, test level. Memory: the
     B * m sampled tokens of one batch; the k-NN graph and the InfoNCE
-    similarity are (B m)^2 at most (see ``gkd.tokens``).
+    similarity are (B m)^2 at most (see ``gkd.graph.tokens``).
     """
 
     name = "trg"

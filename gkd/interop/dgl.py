@@ -8,8 +8,10 @@ release that imports beside torch 2.13, with setuptools<70 and packaging).
   ``GraphConv`` / ``SAGEConv`` / ``GATConv``) serves as a gkd teacher or student: it returns
   ``Outputs`` with the outputs of the named layers as ``hidden`` (forward hooks), and the DGL graph
   of each gkd ``Data`` it meets is built once and reused.
-- ``DGLNeighbourSampler``: ``gkd.sampling.NeighbourSampler``'s mini-batches drawn by DGL's
-  ``dgl.sampling.sample_neighbors`` (``gkd.sampling.make_sampler`` picks it when DGL imports).
+- ``DGLNeighbourSampler``: ``gkd.graph.sampling.NeighbourSampler``'s mini-batches drawn by DGL's
+  ``dgl.sampling.sample_neighbors`` (``gkd.train.sampler.make_sampler`` picks it when DGL imports).
+- ``available()``: whether DGL imports here; ``require()``: the ``dgl`` module, or an
+  ``ImportError`` that says how to install it.
 """
 from __future__ import annotations
 
@@ -22,15 +24,16 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..data.task import Task
+from ..graph.sampling import NeighbourSampler, expand_hops
 from ..models.wrapper import HookedModel
-from ..sampling import NeighbourSampler, expand_hops
 
 FEATURE_KEYS = ("feat", "x", "features")
 LABEL_KEYS = ("label", "y", "labels")
 MASK_KEYS = {"train": "train_mask", "valid": "val_mask", "test": "test_mask"}
 
 
-def _dgl() -> Any:
+def require() -> Any:
+    """The ``dgl`` module; an ``ImportError`` saying how to install it when DGL does not import."""
     try:
         import dgl
     except ImportError as exc:  # the extra is optional
@@ -39,6 +42,15 @@ def _dgl() -> Any:
                           "pip install \"setuptools<70\" (DGL 1.1.3 needs it and torch 2.13's metadata forbids "
                           "it, hence a step of its own; DGL 2.x needs torch <= 2.2.1)") from exc
     return dgl
+
+
+def available() -> bool:
+    """Whether DGL is installed and imports."""
+    try:
+        require()
+    except ImportError:
+        return False
+    return True
 
 
 def _pick(data: dict, key: str | None, candidates: Sequence[str], what: str) -> Tensor:
@@ -77,7 +89,7 @@ def from_dgl(graph: Any, name: str = "dgl", *, feature: str | None = None, label
 def to_dgl(source: Task | Data) -> Any:
     """A DGL graph with ``ndata["feat"]``, ``ndata["label"]`` and, from a ``Task``, the split as
     DGL's three masks."""
-    dgl = _dgl()
+    dgl = require()
     data = source.data if isinstance(source, Task) else source
     graph = dgl.graph((data.edge_index[0], data.edge_index[1]), num_nodes=data.num_nodes)
     graph.ndata["feat"] = data.x
@@ -103,7 +115,7 @@ class _GraphCache:
         edges = data.edge_index
         key = (edges.data_ptr(), edges.numel(), int(data.num_nodes), str(edges.device))
         if key not in self.entries:
-            dgl = _dgl()
+            dgl = require()
             self.entries[key] = (edges, dgl.graph((edges[0], edges[1]), num_nodes=data.num_nodes))
             while len(self.entries) > self.size:
                 self.entries.popitem(last=False)
@@ -125,7 +137,7 @@ DGL_SEED_LIMIT = 2**31 - 1  # dgl.seed takes a C int
 
 
 class DGLNeighbourSampler(NeighbourSampler):
-    """``gkd.sampling.NeighbourSampler`` with DGL drawing the neighbours: the same constructor,
+    """``gkd.graph.sampling.NeighbourSampler`` with DGL drawing the neighbours: the same constructor,
     the same batches (``x``, ``y``, ``edge_index``, ``n_id`` ordered by hop, ``num_sampled_nodes``,
     ``batch_size``) and the same seed batches in the same order (shuffled by the epoch's
     ``torch.Generator``), each hop sampled by ``dgl.sampling.sample_neighbors`` (in-edges,
@@ -140,7 +152,7 @@ class DGLNeighbourSampler(NeighbourSampler):
 
     def _index(self) -> None:
         """Build the DGL graph to sample from, once (messages flow ``edge_index[0] -> [1]``)."""
-        self.dgl = _dgl()
+        self.dgl = require()
         edges = self.data.edge_index
         self.graph = self.dgl.graph((edges[0], edges[1]), num_nodes=self.data.num_nodes)
 

@@ -3,7 +3,7 @@
     h' = combine(h, A_norm @ pre(h))
 
 ``pre`` and ``combine`` act on each node's row alone; only the product mixes nodes. Written this
-way the same layer runs full-batch (``forward``) and block by block of rows (``gkd.layerwise``:
+way the same layer runs full-batch (``forward``) and block by block of rows (``gkd.models.layerwise``:
 ``combine(h[rows], A_norm[rows] @ pre(h))``), and on the leading rows of a hop-ordered sampled
 subgraph (``forward_leading``), with one definition of the layer's arithmetic.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from .adjacency import Norm, adjacency, propagate
+from ..graph.adjacency import Norm, adjacency, propagate
 
 
 def propagated_features(data: Data, norm: Norm) -> Tensor:

@@ -2,6 +2,8 @@
 optional graph pooling, and ``Outputs`` with the per-layer representations."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -104,3 +106,16 @@ class LayerStack(nn.Module):
         num_graphs = int(getattr(data, "num_graphs", int(batch.max()) + 1 if batch.numel() else 1))
         pooled = scatter(hidden[-1], batch, dim=0, dim_size=num_graphs, reduce="mean")
         return Outputs(logits=self.head(pooled), hidden=hidden, pooled=pooled)
+
+
+@contextmanager
+def eval_mode(*models: nn.Module) -> Iterator[None]:
+    """Run a block with ``models`` in eval mode, each restored to its own mode afterwards."""
+    modes = [m.training for m in models]
+    try:
+        for m in models:
+            m.eval()
+        yield
+    finally:
+        for m, mode in zip(models, modes):
+            m.train(mode)

@@ -7,8 +7,8 @@ from torch_geometric.data import Data
 
 from ..data.task import Task
 from ..errors import MismatchError
+from ..graph.walks import deepwalk
 from ..outputs import Outputs
-from ..walks import deepwalk
 from .mlp import MLP
 
 

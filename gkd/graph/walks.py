@@ -11,8 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .io import atomic_torch_save
-from .paths import cache_dir
+from ..io import atomic_torch_save, cache_dir
 
 
 def csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:

@@ -10,6 +10,7 @@ collate), so a full-batch node task builds each normalisation once.
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from typing import Literal
 
@@ -120,3 +121,11 @@ def adjacency(data: Data, norm: Norm) -> SparseAdjacency:
 
 def propagate(data: Data, h: Tensor, norm: Norm) -> Tensor:
     return adjacency(data, norm) @ h
+
+
+def with_features(data: Data, x: Tensor) -> Data:
+    """A shallow copy of ``data`` with features ``x``: it shares the edges and the cached CSR
+    adjacency (``copy.copy`` keeps ``__dict__``), so perturbing costs no matrix rebuild."""
+    out = copy.copy(data)
+    out.x = x
+    return out

@@ -19,10 +19,10 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
-from .errors import UnsupportedModuleError
-from .models.adjacency import adjacency
-from .models.base import LayerStack
-from .outputs import Outputs
+from ..errors import UnsupportedModuleError
+from ..graph.adjacency import adjacency
+from ..outputs import Outputs
+from .base import LayerStack
 
 
 def supports_layerwise(model: nn.Module) -> bool:

@@ -39,30 +39,27 @@ Gaussian features (the synthetic tasks, unit scale) make 0.005 a very small ball
 """
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
-from .errors import MismatchError, UnsupportedModuleError
-from .models.adjacency import adjacency
-from .models.base import LayerStack
-from .models.gcn import GCNLayer
-from .models.gin import GINLayer
-from .models.sage import SAGELayer
+from ..errors import MismatchError, UnsupportedModuleError
+from ..graph.adjacency import adjacency, with_features
+from ..models.base import LayerStack, eval_mode
+from ..models.gcn import GCNLayer
+from ..models.gin import GINLayer
+from ..models.sage import SAGELayer
 
 DEFAULT_EPSILON = 0.005
 DEFAULT_DELTA = 0.1
 DEFAULT_STEPS = 20
 
 __all__ = [
-    "DEFAULT_DELTA", "DEFAULT_EPSILON", "DEFAULT_STEPS", "UnsupportedModuleError", "confidence",
-    "confidence_bounds", "confidence_gap", "faithful_share", "ibp_gap", "ibp_logit_bounds", "pgd_gap",
+    "DEFAULT_DELTA", "DEFAULT_EPSILON", "DEFAULT_STEPS", "PerturbedPair", "UnsupportedModuleError", "confidence",
+    "confidence_bounds", "confidence_gap", "faithful_share", "gap_ascent", "ibp_gap", "ibp_logit_bounds", "pgd_gap",
 ]
 
 
@@ -85,32 +82,12 @@ def confidence_gap(teacher_logits: Tensor, student_logits: Tensor, classes: Tens
 # --------------------------------------------------------------------------- running the models
 
 
-@contextmanager
-def eval_mode(*models: nn.Module) -> Iterator[None]:
-    modes = [m.training for m in models]
-    try:
-        for m in models:
-            m.eval()
-        yield
-    finally:
-        for m, mode in zip(models, modes):
-            m.train(mode)
-
-
 def _node_independent(model: nn.Module) -> bool:
     """True for models whose row i depends on node i's features only (gkd's node-level MLP)."""
     return getattr(model, "uses_graph", True) is False and getattr(model, "head", None) is None
 
 
-def with_features(data: Data, x: Tensor) -> Data:
-    """A shallow copy of ``data`` with features ``x``: it shares the edges and the cached CSR
-    adjacency (``copy.copy`` keeps ``__dict__``), so perturbing costs no matrix rebuild."""
-    out = copy.copy(data)
-    out.x = x
-    return out
-
-
-class _Pair:
+class PerturbedPair:
     """Teacher and student run on perturbed features, returning the logits of the chosen rows.
 
     When both models are node-independent, only the chosen rows' features are perturbed (and
@@ -158,7 +135,7 @@ def _as_index(index: Tensor | None, models: tuple[nn.Module, ...], data: Data) -
 # --------------------------------------------------------------------------- PGD (lower bound)
 
 
-def _ascent(pair: _Pair, classes: Tensor, delta: Tensor, epsilon: float, steps: int, step_size: float,
+def gap_ascent(pair: PerturbedPair, classes: Tensor, delta: Tensor, epsilon: float, steps: int, step_size: float,
             best: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
     """``steps`` signed-gradient ascent steps on the summed gap from ``delta``, each projected
     onto the box [-epsilon, epsilon]; returns the last iterate (detached) and, when ``best`` is
@@ -200,7 +177,7 @@ def pgd_gap(teacher: nn.Module, student: nn.Module, data: Data, index: Tensor | 
         raise ValueError(f"pgd_gap: epsilon and steps must be non-negative, got {epsilon}, {steps}")
     step_size = 2.5 * epsilon / max(steps, 1) if step_size is None else step_size
     rows = _as_index(index, (teacher, student), data)
-    pair = _Pair(teacher, student, data, rows)
+    pair = PerturbedPair(teacher, student, data, rows)
     gen = torch.Generator(device=data.x.device).manual_seed(seed)
     with eval_mode(teacher, student):
         with torch.no_grad():
@@ -210,7 +187,7 @@ def pgd_gap(teacher: nn.Module, student: nn.Module, data: Data, index: Tensor | 
         noise = torch.rand(pair.x0.shape, generator=gen, device=pair.x0.device, dtype=pair.x0.dtype)
         start = (2 * noise - 1) * epsilon
         best = torch.zeros(rows.numel(), device=pair.x0.device, dtype=pair.x0.dtype)
-        delta, best = _ascent(pair, classes, start, epsilon, steps, step_size, best)
+        delta, best = gap_ascent(pair, classes, start, epsilon, steps, step_size, best)
         with torch.no_grad():
             x = pair.x0 + delta
             best = torch.maximum(best, confidence_gap(pair.logits(teacher, x), pair.logits(student, x), classes))

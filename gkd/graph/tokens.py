@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import MismatchError
+from ..errors import MismatchError
 
 
 def patch_tokens(features: Tensor, patch: int = 1) -> Tensor:

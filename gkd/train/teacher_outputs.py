@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
-from .outputs import Outputs
+from ..outputs import Outputs
 
 # Keep representations in memory up to this size; larger datasets run the teacher per batch.
 MAX_BYTES = 2 * 1024**3

@@ -9,8 +9,9 @@ otherwise ``fanout`` distinct ones. Deterministic under a ``torch.Generator``.
 Memory: one hop draws one random key per candidate edge (the summed in-degree of the hop's
 frontier), so a batch costs O(sum of frontier degrees), never O(E).
 
-``make_sampler`` picks the sampler: DGL's (``gkd.interop.dgl.DGLNeighbourSampler``) when DGL is
-installed, else this one; both yield the same kind of batches, in the same seed order.
+DGL's sampler (``gkd.interop.dgl.DGLNeighbourSampler``) is a subclass that draws each hop with
+DGL; ``gkd.train.sampler.make_sampler`` picks one of the two. Both yield the same kind of batches,
+in the same seed order.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def in_neighbour_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor
 
 
 def sample_neighbours(rowptr: Tensor, col: Tensor, nodes: Tensor, fanout: int,
-                      generator: torch.Generator | None = None) -> Sampled:
+                      generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Up to ``fanout`` distinct in-neighbours of each of ``nodes`` (all of them when ``fanout``
     < 0 or the node has no more), drawn uniformly without replacement. Returns ``(sources,
     targets)``: ``sources[i]`` is a sampled in-neighbour of ``targets[i]``."""
@@ -156,34 +157,3 @@ class NeighbourSampler:
         if getattr(self.data, "y", None) is not None:
             batch.y = self.data.y[node_ids]
         return batch
-
-
-SAMPLER_BACKENDS = ("auto", "gkd", "dgl")
-
-
-def make_sampler(data: Data, fanouts: list[int], batch_size: int, nodes: Tensor | None = None, seed: int = 0,
-                 backend: str = "auto") -> NeighbourSampler:
-    """The neighbour sampler for mini-batch training (arguments as ``NeighbourSampler``'s).
-    ``backend``: ``"auto"`` takes DGL's sampler (``gkd.interop.dgl.DGLNeighbourSampler``) when
-    ``dgl`` imports and gkd's own ``NeighbourSampler`` otherwise; ``"gkd"`` or ``"dgl"`` force one
-    (``"dgl"`` without DGL raises ``ImportError`` saying how to install it). Zero hops (seeds
-    alone) need no graph sampler: gkd's serves them. DGL is imported here, on demand: ``import
-    gkd`` never imports it."""
-    if backend not in SAMPLER_BACKENDS:
-        raise ValueError(f"sampler backend must be one of {', '.join(map(repr, SAMPLER_BACKENDS))}, got {backend!r}")
-    if backend == "gkd" or not fanouts or (backend == "auto" and not _dgl_imports()):
-        return NeighbourSampler(data, fanouts, batch_size, nodes=nodes, seed=seed)
-    from .interop.dgl import DGLNeighbourSampler  # its constructor raises the install hint without DGL
-
-    return DGLNeighbourSampler(data, fanouts, batch_size, nodes=nodes, seed=seed)
-
-
-def _dgl_imports() -> bool:
-    """Whether DGL is installed and imports."""
-    from .interop.dgl import _dgl
-
-    try:
-        _dgl()
-    except ImportError:
-        return False
-    return True

@@ -1,0 +1,60 @@
+"""The registry of methods: ``register`` (a decorator on a ``Distiller`` subclass), ``get``,
+``available``. Methods combine with ``+`` (``gkd.distill.compose.Composite``)."""
+from __future__ import annotations
+
+import inspect
+
+from ..errors import UnknownNameError
+from .base import Distiller
+from .compose import SEPARATOR, Composite
+
+_REGISTRY: dict[str, type[Distiller]] = {}
+
+
+def register(cls: type[Distiller]) -> type[Distiller]:
+    if not cls.name or cls.name in _REGISTRY:
+        raise ValueError(f"distiller name {cls.name!r} is empty or taken")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def available() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def registered(name: str) -> type[Distiller]:
+    """The class registered under ``name``."""
+    if name not in _REGISTRY:
+        raise UnknownNameError("method", name, _REGISTRY)
+    return _REGISTRY[name]
+
+
+def kinds_of(name: str) -> tuple[str, ...]:
+    """The task kinds method ``name`` (or every part of a ``+`` combination) is built for."""
+    parts = [set(registered(part.strip()).kinds) for part in name.split("+")]
+    return tuple(k for k in ("node", "graph", "image") if all(k in p for p in parts))
+
+
+def student_model_of(name: str) -> str | None:
+    """The student architecture method ``name`` (or a ``+`` combination) brings, if any."""
+    own = {registered(part).student_model for part in name.split("+")} - {None}
+    return next(iter(own), None)
+
+
+def get(name: str, **options) -> Distiller:
+    """An instance of method ``name`` with ``options`` (its constructor's keyword arguments).
+
+    ``"a+b"`` combines methods (``gkd.distill.compose.Composite``); options then go per part,
+    keyed by the part's name: ``get("glnn+srd", srd={"feat_weight": 1.0})``."""
+    if SEPARATOR in name:
+        names = [part.strip() for part in name.split(SEPARATOR)]
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise TypeError(f"options of a combination go per method, keyed by {names}; got {unknown}")
+        return Composite([get(part, **options.get(part, {})) for part in names])
+    cls = registered(name)
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f"method {name!r} has no option {unknown}; its options: {', '.join(valid) or 'none'}")
+    return cls(**options)

@@ -1,0 +1,35 @@
+"""``TrainConfig``: how a teacher or a student is optimised."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings. ``patience``: epochs without a better validation score before
+    stopping. ``batch_size``: graphs or images per mini-batch (graph and image tasks), or seed
+    nodes per mini-batch when ``fanouts`` is set. ``fanouts``: node tasks train on sampled
+    neighbourhoods (``gkd.graph.sampling``), ``fanouts[l]`` in-neighbours per node at hop l (-1:
+    all); None: full-batch; ``sampler``: whose sampler draws them (``gkd.train.sampler``: "auto"
+    is DGL's when DGL is installed, else gkd's; "gkd"; "dgl"); a model whose rows are
+    independent (an MLP) gets batches of nodes alone; ``trim``: each layer of a sampled batch
+    computes only the nodes the seeds still depend on (``LayerStack``), when the method reads
+    logits alone (``Distiller.logits_only``) and the model's layers allow it. Evaluation is
+    always on the full graph; ``layerwise``: by a layer-wise pass (``gkd.models.layerwise``: one
+    layer's activations at a time, for graphs too large for a full-graph forward) when True, by
+    one forward when False, and when None (the default) layer-wise exactly when ``fanouts`` is
+    set and the model allows it. ``lr_schedule``: None (a constant learning rate) or
+    ``"cosine"`` (from ``lr`` down to 0 over ``epochs``, stepped per epoch)."""
+
+    epochs: int = 200
+    lr: float = 0.01
+    weight_decay: float = 5e-4
+    patience: int = 50
+    batch_size: int = 64
+    device: str = "cpu"
+    progress: bool = False
+    fanouts: tuple[int, ...] | None = None
+    lr_schedule: str | None = None
+    layerwise: bool | None = None
+    sampler: str = "auto"
+    trim: bool = True

@@ -1,0 +1,192 @@
+"""One training epoch per task kind: full-batch or sampled node tasks, mini-batches of graphs,
+mini-batches of (augmented) images. Each epoch hands every batch to ``step``: the model's forward,
+the method's loss, one optimiser step."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from ..data.task import Task
+from ..distill.base import Batch, Distiller
+from ..graph.sampling import NeighbourSampler
+from ..models.layerwise import supports_layerwise
+from ..outputs import Outputs
+from . import distributed
+from .config import TrainConfig
+from .sampler import make_sampler
+from .teacher_outputs import GraphTeacherOutputs
+
+
+@dataclass
+class EpochState:
+    """What the epochs of one ``fit`` share: the task, the models, the method, the optimiser and
+    what is built once and reused (the teacher's outputs, the graph loader, the sampler)."""
+
+    task: Task
+    model: nn.Module
+    distiller: Distiller
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+    teacher: nn.Module | None
+    teacher_logits: Tensor | None
+    config: TrainConfig
+    seed: int
+    teacher_outputs: Outputs | None = None
+    loader: DataLoader | None = None
+    graph_teacher: GraphTeacherOutputs | bool | None = None  # False: too large, run the teacher per batch
+    sampler: NeighbourSampler | None = None
+    train_mask: Tensor | None = None
+    forward_model: nn.Module | None = None  # the model, or the model in DistributedDataParallel
+
+
+def run_epoch(s: EpochState, epoch: int) -> dict[str, float]:
+    """One epoch of ``s.task``'s kind; returns each loss term's mean over the epoch's rows."""
+    return {"node": _node_epoch, "graph": _graph_epoch, "image": _image_epoch}[s.task.kind](s, epoch)
+
+
+def _node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
+    if s.config.fanouts:
+        return _sampled_node_epoch(s, epoch)
+    data = s.task.data_on(s.device)
+    n = data.num_nodes
+    if s.teacher_outputs is None and s.teacher_logits is not None:
+        s.teacher_outputs = _teacher_outputs(s, data, s.teacher_logits)
+    labelled = torch.zeros(n, dtype=torch.bool, device=s.device)
+    labelled[s.task.split["train"].to(s.device)] = True
+    visible = torch.ones(n, dtype=torch.bool, device=s.device)
+    batch = Batch(data, data.y, distributed.share_mask(labelled), distributed.share_mask(visible),
+                  s.task.objective, epoch, s.config.epochs)
+    return step(s, data, s.teacher_outputs, batch)
+
+
+def _sampled_node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
+    """One pass over the seed nodes in mini-batches, each with its sampled neighbourhood. Seeds:
+    the training nodes when learning from labels alone, every node when a teacher's outputs are
+    there to learn from (its outputs over the full graph are computed once and gathered per
+    batch). The distiller sees the subgraph's rows: the seeds are ``visible`` (their outputs have
+    their full sampled neighbourhood), labelled seeds are ``labelled``."""
+    n = s.task.num_items
+    if s.sampler is None:
+        train = s.task.split["train"]
+        s.train_mask = torch.zeros(n, dtype=torch.bool)
+        s.train_mask[train] = True
+        # several processes: each rank samples around its equal share of the seeds (same batch count)
+        seeds = distributed.share(train if s.teacher_logits is None else torch.arange(n))
+        # a model that reads no neighbours (an MLP) trains on batches of the seed nodes alone
+        fanouts = list(s.config.fanouts) if getattr(s.model, "uses_graph", True) else []
+        s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, nodes=seeds, seed=s.seed,
+                                 backend=s.config.sampler)
+    if s.teacher_outputs is None and s.teacher_logits is not None:
+        s.teacher_outputs = _teacher_outputs(s, s.task.data_on(s.device), s.teacher_logits)
+    # trimmed, the model returns the seeds' rows alone: the distiller sees those rows only
+    trim = s.config.trim and s.distiller.logits_only and supports_layerwise(s.model)
+    totals: dict[str, float] = {}
+    for sub in s.sampler:
+        rows = sub.batch_size if trim else sub.num_nodes
+        sub.trim_to_layer = trim
+        seed_rows = torch.zeros(rows, dtype=torch.bool)
+        seed_rows[: sub.batch_size] = True
+        labelled = (seed_rows & s.train_mask[sub.n_id[:rows]]).to(s.device)
+        sub = sub.to(s.device)
+        teacher = None if s.teacher_outputs is None else s.teacher_outputs.rows(sub.n_id[:rows])
+        batch = Batch(sub, sub.y[:rows], labelled, seed_rows.to(s.device), s.task.objective, epoch, s.config.epochs)
+        terms = step(s, sub, teacher, batch)
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * sub.batch_size
+    count = len(s.sampler.nodes)
+    return {key: value / max(count, 1) for key, value in totals.items()}
+
+
+def _graph_epoch(s: EpochState, epoch: int) -> dict[str, float]:
+    if s.loader is None:
+        graphs = s.task.indexed_graphs()
+        train = [graphs[i] for i in distributed.share(s.task.split["train"]).tolist()]
+        gen = torch.Generator().manual_seed(s.seed)
+        s.loader = DataLoader(train, batch_size=s.config.batch_size, shuffle=True, generator=gen)
+    totals: dict[str, float] = {}
+    count = 0
+    for data in s.loader:
+        data = data.to(s.device)
+        rows = data.num_graphs
+        ones = torch.ones(rows, dtype=torch.bool, device=s.device)
+        y = data.y.view(rows, -1) if s.task.objective == "binary" else data.y.view(-1)
+        teacher = None
+        if s.teacher_logits is not None:
+            teacher = _graph_teacher_outputs(s, data)
+        terms = step(s, data, teacher, Batch(data, y, ones, ones, s.task.objective, epoch, s.config.epochs))
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * rows
+        count += rows
+    return {key: value / max(count, 1) for key, value in totals.items()}
+
+
+def _image_epoch(s: EpochState, epoch: int) -> dict[str, float]:
+    """One pass over the training images in shuffled mini-batches, augmented when the set asks
+    for it. The teacher sees the same augmented batch (so its soft labels describe what the
+    student sees); only a teacher given as logits alone falls back to its clean-image logits."""
+    images = s.task.data
+    gen = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
+    order = distributed.share(s.task.split["train"][torch.randperm(len(s.task.split["train"]), generator=gen)])
+    totals: dict[str, float] = {}
+    for index in order.split(s.config.batch_size):
+        x = images.batch(index, s.device, train=True, generator=gen)
+        rows = x.size(0)
+        y = images.labels[index].to(s.device)
+        teacher = None
+        if s.teacher_logits is not None:
+            if s.teacher is not None:
+                with torch.no_grad():
+                    teacher = s.teacher(x)
+                if not s.distiller.needs_teacher_hidden:
+                    teacher = Outputs(teacher.logits)
+            else:
+                teacher = Outputs(s.teacher_logits[index.to(s.device)])
+        ones = torch.ones(rows, dtype=torch.bool, device=s.device)
+        terms = step(s, x, teacher, Batch(x, y, ones, ones, s.task.objective, epoch, s.config.epochs))
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * rows
+    return {key: value / max(len(order), 1) for key, value in totals.items()}
+
+
+def _teacher_outputs(s: EpochState, data: Data, logits: Tensor) -> Outputs:
+    """The teacher's outputs for this batch: cached logits, plus hidden layers from one frozen
+    forward pass when the method needs them."""
+    if not s.distiller.needs_teacher_hidden:
+        return Outputs(logits=logits)
+    if s.teacher is None:
+        raise ValueError(f"method {s.distiller.name!r} needs the teacher model for its hidden layers")
+    with torch.no_grad():
+        out = s.teacher(data)
+    return Outputs(logits=logits, hidden=out.hidden, pooled=out.pooled)
+
+
+def _graph_teacher_outputs(s: EpochState, data: Data) -> Outputs:
+    """A graph batch's teacher outputs: cached logits and, for methods that need hidden layers,
+    representations computed once for every graph when they fit in memory (else per batch)."""
+    logits = s.teacher_logits[data.graph_id]
+    if not s.distiller.needs_teacher_hidden or s.teacher is None:
+        return _teacher_outputs(s, data, logits)
+    if s.graph_teacher is None:
+        graphs = s.task.indexed_graphs()
+        fits = GraphTeacherOutputs.fits(s.teacher, graphs, s.device)
+        s.graph_teacher = GraphTeacherOutputs(s.teacher, graphs, s.device) if fits else False
+    if s.graph_teacher is False:
+        return _teacher_outputs(s, data, logits)
+    return s.graph_teacher.gather(data.graph_id, logits)
+
+
+def step(s: EpochState, data: Data | Tensor, teacher: Outputs | None, batch: Batch) -> dict[str, float]:
+    """One optimiser step on one batch; returns the method's loss terms."""
+    s.model.train()
+    s.distiller.train()
+    out = (s.forward_model or s.model)(data)
+    loss, terms = s.distiller.loss(out, teacher, batch)
+    s.optimizer.zero_grad()
+    loss.backward()
+    distributed.average_gradients(list(s.distiller.parameters()))
+    s.optimizer.step()
+    return terms

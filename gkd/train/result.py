@@ -1,0 +1,31 @@
+"""``FitResult``: a trained model, its logits, scores and history."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+from ..distill.base import Distiller
+
+# the entries of each ``FitResult.history`` record that are not loss terms
+HISTORY_FIELDS = ("epoch", "valid", "epoch_seconds", "valid_seconds")
+
+
+def loss_terms(record: dict) -> dict[str, float]:
+    """The method's weighted loss terms of one epoch's history record."""
+    return {k: v for k, v in record.items() if k not in HISTORY_FIELDS}
+
+
+@dataclass
+class FitResult:
+    """A trained model at its best-validation epoch, with the logits it gives every item."""
+
+    model: nn.Module
+    logits: Tensor
+    scores: dict[str, float]
+    best_epoch: int
+    train_seconds: float
+    history: list[dict] = field(default_factory=list)
+    from_cache: bool = False
+    # the method's own trained parts (projectors), at the same best epoch as ``model``
+    distiller: Distiller | None = None
