@@ -159,8 +159,9 @@ _CIFAR = Protocol(
 
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
-    "ogbn-arxiv": _OGB_NODE, "ogbn-products": _OGB_NODE, "synthetic-arxiv": _OGB_NODE,
-    "synthetic-products": _OGB_NODE,
+    "ogbn-arxiv": _OGB_NODE, "ogbn-products": _OGB_NODE,
+    # the OGB node protocol on the synthetic graphs of the same shapes (their split is drawn at random)
+    "synthetic-arxiv": replace(_OGB_NODE, split="random"), "synthetic-products": replace(_OGB_NODE, split="random"),
     "synthetic": _TOY_NODE, "synthetic-graphs": _TOY_GRAPH,
     "ogbg-molhiv": _MOL, "ogbg-molpcba": _MOL,
     "digits": _DIGITS, "cifar10": _CIFAR, "cifar100": _CIFAR,

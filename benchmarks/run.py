@@ -227,9 +227,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
     subset = subset_of(args)
     keys = []
     for seed in seeds:
-        loader_split = proto.split if proto.split in ("public", "cpf") else "public"
-        task = gkd_data.load(entry.dataset, args.root, split=loader_split,
-                             seed=seed, download=args.download, subset=subset)
+        task = gkd_data.load(entry.dataset, args.root, split=proto.split, seed=seed, download=args.download,
+                             subset=subset if gkd_data.DATASETS[entry.dataset].takes_subset else None)
         split = hold_out_test_nodes(task, 0.2, seed) if entry.setting == "inductive" else None
         train_task = split.observed if split is not None else task
         pairs = _pairs(proto, entry.methods, task)

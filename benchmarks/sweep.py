@@ -112,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     done = {_key(r) for r in read_jsonl(path)}
     mine = []
     for seed in range(args.seed_start, args.seed_start + args.seeds):
-        loader_split = proto.split if proto.split in ("public", "cpf") else "public"
-        task = gkd_data.load(args.dataset, args.root, split=loader_split,
-                             seed=seed, subset=args.subset)
+        task = gkd_data.load(args.dataset, args.root, split=proto.split, seed=seed, subset=args.subset)
         teacher = gkd.train_teacher(task, proto.teacher, teacher_config, seed=seed)
         for options in variants(args.vary):
             record = {"dataset": args.dataset, "method": args.method, "student": student.label(), "options": options,

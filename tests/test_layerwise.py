@@ -10,7 +10,8 @@ from torch_geometric.data import Data
 import gkd
 from gkd.errors import UnsupportedModuleError
 from gkd.graph.adjacency import SparseAdjacency
-from gkd.models.layerwise import layerwise_forward, supports_layerwise
+from gkd.models.base import supports_row_blocks
+from gkd.models.layerwise import layerwise_forward
 
 
 def _graph(n: int = 37, features: int = 6, seed: int = 0) -> Data:
@@ -62,8 +63,8 @@ def test_unsupported_models_are_refused_by_name():
     task = _task(data)
     gat = gkd.ModelSpec("gat", hidden=8).build(task)
     mlp = gkd.ModelSpec("mlp", hidden=8).build(task)
-    assert supports_layerwise(gkd.ModelSpec("sage").build(task))
-    assert not supports_layerwise(gat) and not supports_layerwise(mlp)
+    assert supports_row_blocks(gkd.ModelSpec("sage").build(task))
+    assert not supports_row_blocks(gat) and not supports_row_blocks(mlp)
     with pytest.raises(UnsupportedModuleError, match="GAT"):
         layerwise_forward(gat, data)
     with pytest.raises(ValueError, match="block_rows"):

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from ..errors import DataNotFoundError
 from ..io import atomic_torch_save, cache_dir
+from .catalog import register
 from .task import Task
 
 
@@ -92,7 +93,8 @@ def _holdout(index: Tensor, count: int, seed: int) -> tuple[Tensor, Tensor]:
     return order[count:].sort().values, order[:count].sort().values
 
 
-def load_digits(seed: int = 0) -> Task:
+@register("digits", kind="image", splits=("random",))
+def load_digits(name: str = "digits", root: Path | None = None, seed: int = 0, download: bool = False) -> Task:
     """scikit-learn's digits: 1,797 8x8 grey images, 10 classes; 60/20/20 split by class."""
     from sklearn.datasets import load_digits as sk_digits
 
@@ -217,11 +219,15 @@ def _cifar_arrays(name: str, root: Path) -> tuple[Tensor, Tensor, Tensor, Tensor
                             f"{root}/cifar100/cifar-100-python/ (files train, test)")
 
 
-def load_cifar(name: str, root: Path, seed: int = 0, subset: int | None = None) -> Task:
-    """CIFAR-10 or CIFAR-100 (see the module docstring for the layouts). ``subset``: keep that
-    many training images (class-balanced, drawn from the seed) for a quick run on a CPU; the
-    validation set then shrinks to subset / 5 images (so that validating each epoch stays cheap).
-    Logits of images in no split are not computed (``gkd.predict`` gives NaN rows)."""
+@register("cifar10", "cifar100", kind="image", splits=("official",), takes_subset=True,
+          files=lambda name: f"{name}/ (python format, ImageFolder JPEGs or cifar10-images.zip; see gkd.data.images)")
+def load_cifar(name: str, root: Path, seed: int = 0, subset: int | None = None, download: bool = False) -> Task:
+    """CIFAR-10 or CIFAR-100 (see the module docstring for the layouts; gkd does not download
+    them, so ``download`` changes nothing and missing files are an error naming them).
+    ``subset``: keep that many training images (class-balanced, drawn from the seed) for a quick
+    run on a CPU; the validation set then shrinks to subset / 5 images (so that validating each
+    epoch stays cheap). Logits of images in no split are not computed (``gkd.predict`` gives NaN
+    rows)."""
     x_train, y_train, x_test, y_test, source = _cifar_arrays(name, Path(root))
     num_classes = 10 if name == "cifar10" else 100
     images = torch.cat([x_train, x_test])

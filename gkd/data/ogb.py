@@ -42,6 +42,7 @@ from torch_geometric.utils import scatter, to_undirected
 
 from ..errors import DataNotFoundError, UnknownNameError
 from ..io import atomic_torch_save, cache_dir
+from .catalog import register
 from .task import Task
 
 #: Bump when the processed format changes: old cache files are then ignored.
@@ -82,8 +83,14 @@ class _Meta:
 # --------------------------------------------------------------------------- public loaders
 
 
-def load_ogb_node(name: str, root: Path, download: bool = False) -> Task:
-    """Load a homogeneous ``ogbn-*`` set (e.g. ogbn-arxiv, ogbn-products) as a node ``Task``.
+def _folder(name: str) -> str:
+    return f"ogb/{name.replace('-', '_')}/ (OGB's layout: raw/*.csv.gz, split/<type>/*.csv.gz)"
+
+
+@register("ogbn-arxiv", "ogbn-products", kind="node", splits=("official",), files=_folder)
+def load_ogb_node(name: str, root: Path, download: bool = False, seed: int = 0) -> Task:
+    """Load a homogeneous ``ogbn-*`` set (e.g. ogbn-arxiv, ogbn-products) as a node ``Task``
+    (``seed`` changes nothing: the split is OGB's official one).
 
     ``data`` is one ``Data(x float32 [N, F], edge_index long [2, E], y)`` with ``y`` long [N] for
     multiclass sets (unlabelled nodes, if the file has any, get -1) or float [N, tasks] for binary
@@ -98,9 +105,10 @@ def load_ogb_node(name: str, root: Path, download: bool = False) -> Task:
     return _task(meta, "node", data, payload, info)
 
 
-def load_ogb_graph(name: str, root: Path, download: bool = False) -> Task:
+@register("ogbg-molhiv", "ogbg-molpcba", kind="graph", splits=("scaffold",), files=_folder)
+def load_ogb_graph(name: str, root: Path, download: bool = False, seed: int = 0) -> Task:
     """Load a homogeneous ``ogbg-*`` classification set (e.g. ogbg-molhiv, ogbg-molpcba) as a
-    graph ``Task``.
+    graph ``Task`` (``seed`` changes nothing: the split is OGB's official one).
 
     ``data`` is a list of ``Data``, one per graph, as OGB's loader builds them: ``x`` (long atom
     features for molecules), ``edge_index`` with each stored edge followed by its inverse when

@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 from torch_geometric.io import read_planetoid_data
 
 from ..errors import DataNotFoundError
+from .catalog import register
 from .splits import per_class_split, random_split
 from .task import Task
 
@@ -20,6 +21,8 @@ RAW_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 SPLITS = ("public", "cpf", "random")
 
 
+@register(*NAMES, kind="node", splits=SPLITS,
+          files=lambda name: f"planetoid/{NAMES[name]}/raw/ind.{name}.{{{','.join(RAW_PARTS)}}}")
 def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, download: bool = False,
                    normalize_features: bool = False) -> Task:
     """Load a Planetoid graph with the ``public`` split, the ``cpf`` split (20 train / 30 valid

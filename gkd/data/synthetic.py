@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, to_undirected
 
+from .catalog import register
 from .splits import random_split
 from .task import Task
 
@@ -118,3 +120,16 @@ def graph_classes(num_graphs: int = 600, num_features: int = 4, seed: int = 0,
         name=name, kind="graph", data=graphs, split=random_split(num_graphs, (0.6, 0.2, 0.2), seed),
         num_classes=3, info={"generator": "graph_classes", "seed": seed},
     )
+
+
+@register(*NODE_PRESETS, kind="node", splits=("random",))
+def load_synthetic_nodes(name: str, root: Path | None = None, seed: int = 0, download: bool = False) -> Task:
+    """The CSBM node task preset ``name`` (``NODE_PRESETS``), drawn from ``seed``; no file."""
+    return csbm(**NODE_PRESETS[name], seed=seed, name=name)
+
+
+@register("synthetic-graphs", kind="graph", splits=("random",))
+def load_synthetic_graphs(name: str = "synthetic-graphs", root: Path | None = None, seed: int = 0,
+                          download: bool = False) -> Task:
+    """The embedded graph-classification task, drawn from ``seed``; no file."""
+    return graph_classes(seed=seed, name=name)

@@ -11,8 +11,11 @@ Methods combine with ``+`` (``get("glnn+srd")``): their named loss terms are sum
 """
 from __future__ import annotations
 
-from . import cpf, dkd, faithful, fitnet, gcrd, glnn, kd, krd, lsp, none, nosmog, rkd, rld, srd, trg  # noqa: F401  (registers the methods)
+from ..registry import import_modules
 from .base import Batch, Distiller
-from .registry import available, get, kinds_of, register, registered, student_model_of
+from .registry import METHODS, available, get, kinds_of, register, registered, student_model_of
 
-__all__ = ["Batch", "Distiller", "available", "get", "kinds_of", "register", "registered", "student_model_of"]
+import_modules(__name__, __path__)  # each method file registers itself
+
+__all__ = ["METHODS", "Batch", "Distiller", "available", "get", "kinds_of", "register", "registered",
+           "student_model_of"]

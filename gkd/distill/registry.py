@@ -1,43 +1,46 @@
-"""The registry of methods: ``register`` (a decorator on a ``Distiller`` subclass), ``get``,
-``available``. Methods combine with ``+`` (``gkd.distill.compose.Composite``)."""
+"""The registry of methods: ``register`` (a decorator on a ``Distiller`` subclass, which names
+itself in ``name``), ``get``, ``available``. ``gkd.distill`` imports every module of its folder, so
+a new method file needs no other edit. Methods combine with ``+``
+(``gkd.distill.compose.Composite``)."""
 from __future__ import annotations
 
 import inspect
+from typing import TypeVar
 
-from ..errors import UnknownNameError
+from ..registry import Registry
 from .base import Distiller
 from .compose import SEPARATOR, Composite
 
-_REGISTRY: dict[str, type[Distiller]] = {}
+METHODS: Registry[type[Distiller]] = Registry("method")
+
+D = TypeVar("D", bound=type[Distiller])
 
 
-def register(cls: type[Distiller]) -> type[Distiller]:
-    if not cls.name or cls.name in _REGISTRY:
-        raise ValueError(f"distiller name {cls.name!r} is empty or taken")
-    _REGISTRY[cls.name] = cls
+def register(cls: D) -> D:
+    """Class decorator: add a ``Distiller`` subclass to the methods under its ``name``."""
+    METHODS.add(cls.name, cls)
     return cls
 
 
 def available() -> list[str]:
-    return sorted(_REGISTRY)
+    """Every registered method name."""
+    return METHODS.names()
 
 
 def registered(name: str) -> type[Distiller]:
     """The class registered under ``name``."""
-    if name not in _REGISTRY:
-        raise UnknownNameError("method", name, _REGISTRY)
-    return _REGISTRY[name]
+    return METHODS[name]
 
 
 def kinds_of(name: str) -> tuple[str, ...]:
     """The task kinds method ``name`` (or every part of a ``+`` combination) is built for."""
-    parts = [set(registered(part.strip()).kinds) for part in name.split("+")]
+    parts = [set(registered(part.strip()).kinds) for part in name.split(SEPARATOR)]
     return tuple(k for k in ("node", "graph", "image") if all(k in p for p in parts))
 
 
 def student_model_of(name: str) -> str | None:
     """The student architecture method ``name`` (or a ``+`` combination) brings, if any."""
-    own = {registered(part).student_model for part in name.split("+")} - {None}
+    own = {registered(part).student_model for part in name.split(SEPARATOR)} - {None}
     return next(iter(own), None)
 
 

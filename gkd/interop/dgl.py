@@ -128,9 +128,7 @@ def dgl_model(module: nn.Module, hidden: Sequence[str] = ()) -> HookedModel:
     its own: logits from its return value, ``Outputs.hidden`` from the submodules named in
     ``hidden`` (e.g. ``["layers.0", "layers.1"]``)."""
     cache = _GraphCache()
-    wrapped = HookedModel(module, hidden, inputs=lambda data: (cache.graph(data), data.x))
-    wrapped.uses_graph = True
-    return wrapped
+    return HookedModel(module, hidden, inputs=lambda data: (cache.graph(data), data.x))
 
 
 DGL_SEED_LIMIT = 2**31 - 1  # dgl.seed takes a C int

@@ -44,11 +44,11 @@ import math
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
-from torch_geometric.utils import scatter
 
 from ..errors import MismatchError, UnsupportedModuleError
 from ..graph.adjacency import adjacency, with_features
-from ..models.base import LayerStack, eval_mode
+from ..graph.pooling import mean_pool
+from ..models.base import LayerStack, eval_mode, row_independent
 from ..models.gcn import GCNLayer
 from ..models.gin import GINLayer
 from ..models.sage import SAGELayer
@@ -82,11 +82,6 @@ def confidence_gap(teacher_logits: Tensor, student_logits: Tensor, classes: Tens
 # --------------------------------------------------------------------------- running the models
 
 
-def _node_independent(model: nn.Module) -> bool:
-    """True for models whose row i depends on node i's features only (gkd's node-level MLP)."""
-    return getattr(model, "uses_graph", True) is False and getattr(model, "head", None) is None
-
-
 class PerturbedPair:
     """Teacher and student run on perturbed features, returning the logits of the chosen rows.
 
@@ -95,7 +90,7 @@ class PerturbedPair:
 
     def __init__(self, teacher: nn.Module, student: nn.Module, data: Data, rows: Tensor):
         self.teacher, self.student, self.data, self.rows = teacher, student, data, rows
-        self.independent = _node_independent(teacher) and _node_independent(student)
+        self.independent = row_independent(teacher) and row_independent(student)
         if not torch.is_floating_point(data.x):
             raise TypeError(
                 f"faithfulness perturbs node features, but data.x has dtype {data.x.dtype} "
@@ -122,7 +117,7 @@ def _as_index(index: Tensor | None, models: tuple[nn.Module, ...], data: Data) -
     node-level models, every graph for graph-level ones)."""
     device = data.x.device
     if index is None:
-        if all(_node_independent(m) for m in models):
+        if all(row_independent(m) for m in models):
             return torch.arange(int(data.num_nodes), device=device)
         with eval_mode(models[0]), torch.no_grad():
             return torch.arange(models[0](data).logits.size(0), device=device)
@@ -302,13 +297,7 @@ def ibp_logit_bounds(model: nn.Module, data: Data, epsilon: float) -> tuple[Tens
                 lo, hi = _module(norm, lo, hi, data)
                 lo, hi = lo.clamp(min=0), hi.clamp(min=0)  # ReLU; dropout is off in eval mode
         if model.head is not None:  # graph level: mean pooling is a non-negative linear map
-            batch = getattr(data, "batch", None)
-            if batch is None:
-                batch = torch.zeros(lo.size(0), dtype=torch.long, device=lo.device)
-            graphs = int(getattr(data, "num_graphs", int(batch.max()) + 1 if batch.numel() else 1))
-            lo = scatter(lo, batch, dim=0, dim_size=graphs, reduce="mean")
-            hi = scatter(hi, batch, dim=0, dim_size=graphs, reduce="mean")
-            lo, hi = _linear(model.head, lo, hi)
+            lo, hi = _linear(model.head, mean_pool(lo, data), mean_pool(hi, data))
     return lo, hi
 
 
@@ -332,7 +321,7 @@ def ibp_gap(teacher: nn.Module, student: nn.Module, data: Data, index: Tensor | 
     (IBP ignores correlations between units) but never below the true maximum. At epsilon = 0
     it equals the clean gap."""
     rows = _as_index(index, (teacher, student), data)
-    independent = _node_independent(teacher) and _node_independent(student)
+    independent = row_independent(teacher) and row_independent(student)
     inputs = Data(x=data.x[rows], num_nodes=rows.numel()) if independent else data
     with eval_mode(teacher, student), torch.no_grad():
         t_lo, t_hi = ibp_logit_bounds(teacher, inputs, epsilon)
@@ -363,7 +352,7 @@ def faithful_share(teacher: nn.Module, student: nn.Module, data: Data, index: Te
         raise ValueError(f"unknown method {method!r}; valid: pgd, ibp")
     rows = _as_index(index, (teacher,), data)
     with eval_mode(teacher), torch.no_grad():
-        if _node_independent(teacher):
+        if row_independent(teacher):
             clean = teacher(Data(x=data.x[rows], num_nodes=rows.numel())).logits
         else:
             clean = teacher(data).logits[rows]

@@ -1,7 +1,9 @@
-"""Models that return ``Outputs``: ``gkd.models.build(name, task, ...)``, ``ModelSpec`` or the classes."""
+"""Models that return ``Outputs``: ``gkd.models.build(name, task, ...)``, ``ModelSpec`` or the classes.
+Every module of this folder is imported here, so each model registers itself (``zoo.register``)."""
 from __future__ import annotations
 
-from .base import LayerStack
+from ..registry import import_modules
+from .base import LayerStack, Model
 from .gat import GAT
 from .gcn import GCN
 from .gin import GIN
@@ -12,7 +14,9 @@ from .sage import SAGE
 from .spec import ModelSpec
 from .vit import TinyViT
 from .wrapper import HookedModel
-from .zoo import available, build, count_parameters
+from .zoo import MODELS, available, build, count_parameters
 
-__all__ = ["GAT", "GCN", "GIN", "GINE", "MLP", "SAGE", "HookedModel", "LayerStack", "ModelSpec", "ResNet", "TinyViT",
-           "available", "build", "count_parameters"]
+import_modules(__name__, __path__)
+
+__all__ = ["GAT", "GCN", "GIN", "GINE", "MLP", "MODELS", "SAGE", "HookedModel", "LayerStack", "Model", "ModelSpec",
+           "ResNet", "TinyViT", "available", "build", "count_parameters"]

@@ -31,12 +31,12 @@ def propagated_features(data: Data, norm: Norm) -> Tensor:
 class AggregatingLayer(nn.Module):
     """Base of a layer ``h' = combine(h, A_norm @ pre(h))``; subclasses set ``norm`` (the
     adjacency's normalisation: mean, sym or sum) and define ``combine`` (and ``pre`` when a
-    node-wise map comes before the product, saying so in ``maps_first``). ``rowwise = False`` marks a subclass whose
-    aggregation is not the product (e.g. GIN-E's edge-feature messages): it cannot run by
-    row blocks."""
+    node-wise map comes before the product, saying so in ``maps_first``). ``sparse_product =
+    False`` marks a subclass whose aggregation is not the product (e.g. GIN-E's edge-feature
+    messages): it cannot run by row blocks."""
 
     norm: Norm = "mean"
-    rowwise: bool = True
+    sparse_product: bool = True  # the aggregation is ``A_norm @ pre(h)``: rows can be computed by blocks
     maps_first: bool = False  # whether ``pre`` changes ``h`` (a layer that maps first sets it True)
 
     def pre(self, h: Tensor) -> Tensor:

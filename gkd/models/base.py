@@ -1,20 +1,75 @@
-"""The layer stack every built-in model shares: encoder, layers, norm, activation, dropout,
-optional graph pooling, and ``Outputs`` with the per-layer representations."""
+"""``Model``, the base of every gkd model (its name, the task kinds it is built for, how it is
+sized for a task, and the capabilities the trainer may rely on), and ``LayerStack``, the layer
+stack the graph models share: encoder, layers, norm, activation, dropout, optional graph pooling,
+and ``Outputs`` with the per-layer representations."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
-from torch_geometric.utils import scatter
 
+from ..graph.pooling import mean_pool
 from ..outputs import Outputs
 from .aggregating import AggregatingLayer
 
+if TYPE_CHECKING:
+    from ..data.task import Task
+
 Level = Literal["node", "graph"]
+
+
+class Model(nn.Module):
+    """Base of gkd's models: ``forward(inputs) -> Outputs`` (a graph or graph batch, or a batch of
+    images). Registered models (``gkd.models.zoo.register``) set ``name`` and ``kinds`` and give
+    ``from_task``; the capabilities below are False unless a model declares them, and a module
+    that is not a ``Model`` has none of them (``row_independent``, ``supports_row_blocks``)."""
+
+    name: ClassVar[str] = ""
+    """The name ``gkd.models.build`` and ``ModelSpec`` know the model by."""
+
+    kinds: ClassVar[tuple[str, ...]] = ()
+    """The task kinds (``Task.kind``) the model is built for."""
+
+    @property
+    def row_independent(self) -> bool:
+        """Whether output row i depends on input row i alone (a node-level MLP): the model then runs
+        on any subset of nodes by itself, so sampled training gives it batches of nodes without
+        their neighbours, ``predict`` runs it in blocks of rows, and faithfulness perturbs each
+        node in a ball of its own."""
+        return False
+
+    @property
+    def supports_row_blocks(self) -> bool:
+        """Whether each layer's output can be computed block by block of rows from the layer's input
+        (every layer one sparse product): layer-wise inference (``gkd.models.layerwise``) and the
+        per-layer trimming of sampled batches rely on it."""
+        return False
+
+    @classmethod
+    def from_task(cls, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
+                  norm: str | None = None) -> Model:
+        """The model sized for ``task`` (input width, classes, level, encoders)."""
+        raise NotImplementedError(f"{cls.__name__} does not say how to size itself for a task")
+
+
+def row_independent(model: nn.Module) -> bool:
+    """``model.row_independent`` for a gkd ``Model``; False for any other module."""
+    return isinstance(model, Model) and model.row_independent
+
+
+def supports_row_blocks(model: nn.Module) -> bool:
+    """``model.supports_row_blocks`` for a gkd ``Model``; False for any other module."""
+    return isinstance(model, Model) and model.supports_row_blocks
+
+
+def refuse_norm(name: str, norm: str | None) -> None:
+    """A model without configurable normalisation layers refuses a ``norm`` it cannot honour."""
+    if norm not in (None, "none"):
+        raise ValueError(f"model {name!r} has no configurable normalisation (got norm={norm!r}); leave norm unset")
 
 
 class CategoricalEncoder(nn.Module):
@@ -38,7 +93,7 @@ def _norm(kind: str | None, dim: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r}; valid: none, batch, layer")
 
 
-class LayerStack(nn.Module):
+class LayerStack(Model):
     """Base of gkd's models. Subclasses give ``make_layer(in, out, last)`` and
     ``apply_layer(layer, h, data)``.
 
@@ -48,7 +103,7 @@ class LayerStack(nn.Module):
     norm and activation (before dropout).
     """
 
-    uses_graph = True  # False for models that read node features only (MLP)
+    kinds = ("node", "graph")
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, num_layers: int = 2, dropout: float = 0.0,
                  norm: str | None = None, level: Level = "node", categorical_sizes: list[int] | None = None):
@@ -69,21 +124,30 @@ class LayerStack(nn.Module):
         self.norms = nn.ModuleList(_norm(norm, hidden) for _ in range(hidden_count))
         self.head = nn.Linear(hidden, out_dim) if level == "graph" else None
 
+    @classmethod
+    def from_task(cls, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
+                  norm: str | None = None) -> LayerStack:
+        """Sized for ``task``: its input width and classes, node or graph level, and an embedding
+        encoder for integer-coded features (``Task.categorical_sizes``)."""
+        return cls(task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout, norm=norm,
+                   level="graph" if task.kind == "graph" else "node", categorical_sizes=task.categorical_sizes)
+
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         raise NotImplementedError
 
     def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
         raise NotImplementedError
 
-    def rowwise(self) -> bool:
-        """Whether this is a node-level stack whose layers all aggregate by one sparse product, so
-        any block of a layer's rows can be computed alone (layer-wise inference, trimming)."""
-        return self.head is None and all(isinstance(layer, AggregatingLayer) and layer.rowwise for layer in self.layers)
+    @property
+    def supports_row_blocks(self) -> bool:
+        """A node-level stack whose layers all aggregate by one sparse product."""
+        return self.head is None and all(isinstance(layer, AggregatingLayer) and layer.sparse_product
+                                         for layer in self.layers)
 
     def trimmed_rows(self, data: Data) -> list[int] | None:
         """Rows each layer computes on a trimmed sampled subgraph (None: every row, untrimmed)."""
         hop_sizes = getattr(data, "num_sampled_nodes", None)
-        if not getattr(data, "trim_to_layer", False) or hop_sizes is None or not self.rowwise():
+        if not getattr(data, "trim_to_layer", False) or hop_sizes is None or not self.supports_row_blocks:
             return None
         depth = len(self.layers)
         return [sum(hop_sizes[:depth - i]) for i in range(depth)]
@@ -100,11 +164,7 @@ class LayerStack(nn.Module):
                 h = nn.functional.dropout(h, self.dropout, self.training)
         if self.head is None:
             return Outputs(logits=h, hidden=hidden)
-        batch = getattr(data, "batch", None)
-        if batch is None:
-            batch = torch.zeros(h.size(0), dtype=torch.long, device=h.device)
-        num_graphs = int(getattr(data, "num_graphs", int(batch.max()) + 1 if batch.numel() else 1))
-        pooled = scatter(hidden[-1], batch, dim=0, dim_size=num_graphs, reduce="mean")
+        pooled = mean_pool(hidden[-1], data)
         return Outputs(logits=self.head(pooled), hidden=hidden, pooled=pooled)
 
 

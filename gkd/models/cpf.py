@@ -30,11 +30,14 @@ from torch_geometric.utils import softmax as edge_softmax
 from ..data.task import Task
 from ..errors import MismatchError
 from ..outputs import Outputs
+from .base import Model, refuse_norm
+from .zoo import register
 
 Confidence = Literal["node", "feature"]
 
 
-class CPFStudent(nn.Module):
+@register
+class CPFStudent(Model):
     """PLP + FT over a fixed node set.
 
     ``confidence``: ``node`` gives every node one free confidence score (CPF's transductive
@@ -49,7 +52,8 @@ class CPFStudent(nn.Module):
     ``forward(data)`` returns ``Outputs(logits=log h, hidden=[FT hidden layer])``.
     """
 
-    uses_graph = True
+    name = "cpf"
+    kinds = ("node",)
 
     def __init__(self, in_dim: int, num_classes: int, num_nodes: int, train_index: Tensor, train_labels: Tensor,
                  hidden: int = 64, num_layers: int = 10, dropout: float = 0.6, *,
@@ -87,9 +91,10 @@ class CPFStudent(nn.Module):
 
     @classmethod
     def from_task(cls, task: Task, hidden: int = 64, num_layers: int = 10, dropout: float = 0.6,
-                  **options) -> "CPFStudent":
+                  norm: str | None = None, **options) -> CPFStudent:
         """A student for ``task`` (a node task): only the training nodes' labels are read.
         ``options``: ``confidence``, ``attention_dropout``, ``self_loops``, ``eps``."""
+        refuse_norm(cls.name, norm)
         if task.kind != "node" or task.objective != "multiclass":
             raise MismatchError(f"CPFStudent needs a multiclass node task; {task.name!r} is a "
                                 f"{task.objective} {task.kind} task")

@@ -7,11 +7,14 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GATConv
 
 from .base import LayerStack
+from .zoo import register
 
 
+@register
 class GAT(LayerStack):
     """GAT with ``heads`` attention heads on hidden layers (concatenated) and one on the last."""
 
+    name = "gat"
     heads = 4
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:

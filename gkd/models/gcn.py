@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
+from .zoo import register
 
 
 class GCNLayer(AggregatingLayer):
@@ -27,8 +28,11 @@ class GCNLayer(AggregatingLayer):
         return (aggregated if self.maps_first else self.lin(aggregated)) + self.bias
 
 
+@register
 class GCN(LayerStack):
     """GCN: CPF's teacher."""
+
+    name = "gcn"
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return GCNLayer(in_dim, out_dim)

@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
+from .zoo import register
 
 
 class GINLayer(AggregatingLayer):
@@ -25,8 +26,11 @@ class GINLayer(AggregatingLayer):
         return self.mlp((1 + self.eps) * h + aggregated)
 
 
+@register
 class GIN(LayerStack):
     """GIN: the graph-level teacher (with mean pooling)."""
+
+    name = "gin"
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return GINLayer(in_dim, out_dim)

@@ -18,9 +18,11 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 
+from ..data.task import Task
 from ..errors import MismatchError
 from .base import CategoricalEncoder, LayerStack
 from .gin import GINLayer
+from .zoo import register
 
 
 def _edge_features(data: Data) -> Tensor:
@@ -39,7 +41,7 @@ class GINELayer(GINLayer):
     ``edge_sizes``: values per integer edge-feature column (categorical encoder); otherwise
     ``edge_dim`` float edge features are mapped linearly to ``in_dim``."""
 
-    rowwise = False  # messages carry edge features: not a sparse product by row blocks
+    sparse_product = False  # messages carry edge features: not a sparse product by row blocks
 
     def __init__(self, in_dim: int, out_dim: int, edge_sizes: list[int] | None = None, edge_dim: int = 0):
         super().__init__(in_dim, out_dim)  # eps and the MLP: GIN's
@@ -63,12 +65,13 @@ class GINELayer(GINLayer):
         return torch.zeros_like(h).index_add_(0, dst, messages)
 
 
+@register
 class GINE(LayerStack):
     """GIN with edge features: G-CRD's and OGB's ogbg-molhiv teacher (5 layers, mean pooling here
     as gkd's other graph models). Needs ``edge_categorical_sizes`` (integer edge features) or
     ``edge_dim`` (float ones); ``gkd.models.build`` takes them from the task."""
 
-    uses_edge_features = True
+    name = "gine"
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, num_layers: int = 2, dropout: float = 0.0,
                  norm: str | None = None, level: str = "node", categorical_sizes: list[int] | None = None,
@@ -80,6 +83,17 @@ class GINE(LayerStack):
         self._edge_spec = (list(edge_categorical_sizes) if edge_categorical_sizes else None, int(edge_dim))
         super().__init__(in_dim, hidden, out_dim, num_layers=num_layers, dropout=dropout, norm=norm,
                          level=level, categorical_sizes=categorical_sizes)
+
+    @classmethod
+    def from_task(cls, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
+                  norm: str | None = None) -> GINE:
+        """Sized for ``task``, its edge encoders from the task's edge features (which it must have)."""
+        if not task.edge_categorical_sizes and task.num_edge_features == 0:
+            raise MismatchError(f"model {cls.name!r} reads edge features, but task {task.name!r} has no edge "
+                                f"features (its graphs carry no edge_attr); use 'gin' there")
+        return cls(task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout, norm=norm,
+                   level="graph" if task.kind == "graph" else "node", categorical_sizes=task.categorical_sizes,
+                   edge_categorical_sizes=task.edge_categorical_sizes, edge_dim=task.num_edge_features)
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         sizes, edge_dim = self._edge_spec

@@ -25,11 +25,6 @@ from ..outputs import Outputs
 from .base import LayerStack
 
 
-def supports_layerwise(model: nn.Module) -> bool:
-    """Whether ``model`` is a node-level gkd layer stack of row-block aggregating layers."""
-    return isinstance(model, LayerStack) and model.rowwise()
-
-
 def _by_blocks(n: int, block_rows: int, fn: Callable[[int, int], Tensor]) -> Tensor:
     """The (n, width) tensor whose rows ``start:end`` are ``fn(start, end)``, block by block."""
     out: Tensor | None = None
@@ -47,7 +42,7 @@ def layerwise_forward(model: nn.Module, data: Data, block_rows: int = 65_536, ke
     """``model``'s outputs for every node of ``data`` (in eval mode), computed layer by layer in
     blocks of ``block_rows`` rows; equal to ``model(data)`` up to float rounding. ``hidden``
     holds the hidden layers only with ``keep_hidden`` (N x width each)."""
-    if not supports_layerwise(model):
+    if not (isinstance(model, LayerStack) and model.supports_row_blocks):
         raise UnsupportedModuleError(
             f"layer-wise inference runs gkd's node-level sage, gcn and gin models (layers that aggregate by one "
             f"sparse product); got {type(model).__name__}. Use gkd.predict for a full-graph forward instead")

@@ -5,13 +5,20 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from .base import LayerStack
+from .zoo import register
 
 
+@register
 class MLP(LayerStack):
     """A node-wise MLP (reads ``data.x`` only; at graph level, pools its node representations).
     Needs no graph at inference, which is why a distilled MLP is so much faster than a GNN."""
 
-    uses_graph = False
+    name = "mlp"
+
+    @property
+    def row_independent(self) -> bool:
+        """At node level each row is its node's features alone (at graph level rows are pooled)."""
+        return self.head is None
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return nn.Linear(in_dim, out_dim)

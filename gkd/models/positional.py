@@ -2,22 +2,28 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch_geometric.data import Data
 
 from ..data.task import Task
 from ..errors import MismatchError
 from ..graph.walks import deepwalk
 from ..outputs import Outputs
+from .base import Model
 from .mlp import MLP
+from .zoo import register
 
 
-class PositionalMLP(nn.Module):
+@register
+class PositionalMLP(Model):
     """An MLP on [x_i || p_i], p_i a fixed positional embedding of node i (DeepWalk over the
     task's graph, each column standardised: gkd's choice, so that the embedding's scale does not
     depend on the walk settings). Like GLNN's MLP it needs no message passing at inference, but
     it reads node ids (its rows are the task's nodes), so it is bound to the graph it was built
     for. ``hidden`` of ``Outputs``: the MLP's hidden layers."""
+
+    name = "nosmog"
+    kinds = ("node",)
 
     def __init__(self, in_dim: int, encoding: Tensor, hidden: int, out_dim: int, num_layers: int = 2,
                  dropout: float = 0.0, norm: str | None = None):
@@ -25,11 +31,10 @@ class PositionalMLP(nn.Module):
         mean, std = encoding.mean(0, keepdim=True), encoding.std(0, keepdim=True).clamp_min(1e-6)
         self.register_buffer("encoding", (encoding - mean) / std)
         self.mlp = MLP(in_dim + encoding.size(1), hidden, out_dim, num_layers=num_layers, dropout=dropout, norm=norm)
-        self.uses_graph = True  # reads node positions: run it on the whole node set
 
     @classmethod
     def from_task(cls, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
-                  norm: str | None = None, dim: int = 64, **walk_options) -> "PositionalMLP":
+                  norm: str | None = None, dim: int = 64, **walk_options) -> PositionalMLP:
         if task.kind != "node":
             raise MismatchError(f"positional embeddings describe a graph's nodes; {task.name!r} is a {task.kind} task")
         encoding = deepwalk(task.data.edge_index, int(task.data.num_nodes), dim=dim, **walk_options)

@@ -4,7 +4,10 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..data.task import Task
 from ..outputs import Outputs
+from .base import Model, refuse_norm
+from .zoo import register
 
 
 class BasicBlock(nn.Module):
@@ -25,13 +28,17 @@ class BasicBlock(nn.Module):
         return F.relu(self.bn2(self.conv2(h)) + self.shortcut(x))
 
 
-class ResNet(nn.Module):
+@register
+class ResNet(Model):
     """CIFAR-style ResNet (He et al., CVPR 2016, section 4.2): a 3x3 stem of ``width`` channels,
     three stages of ``blocks`` basic blocks with ``width``, 2 ``width`` and 4 ``width`` channels
     (the last two halve the resolution), global average pooling and a linear classifier; depth
     6 * blocks + 2 (blocks 3: ResNet20). ``hidden`` in ``Outputs``: each stage's feature map
     (B, C, H, W); ``pooled``: the pooled last map (B, 4 * width). Stages that would shrink a map
     below 1 pixel keep their resolution (8x8 digits)."""
+
+    name = "resnet"
+    kinds = ("image",)
 
     def __init__(self, in_channels: int, width: int, num_classes: int, blocks: int = 1, dropout: float = 0.0,
                  image_size: int = 32):
@@ -47,7 +54,14 @@ class ResNet(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(in_ch, num_classes)
-        self.uses_graph = True  # predictions need the image (as opposed to an MLP on node features)
+
+    @classmethod
+    def from_task(cls, task: Task, hidden: int = 16, num_layers: int = 1, dropout: float = 0.0,
+                  norm: str | None = None) -> ResNet:
+        """``hidden``: the base width; ``num_layers``: blocks per stage; BatchNorm throughout."""
+        refuse_norm(cls.name, norm)
+        return cls(task.num_features, hidden, task.num_classes, blocks=num_layers, dropout=dropout,
+                   image_size=int(task.data.images.size(-1)))
 
     def forward(self, x: Tensor) -> Outputs:
         h = self.stem(x)

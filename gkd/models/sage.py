@@ -7,6 +7,7 @@ from torch_geometric.data import Data
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
+from .zoo import register
 
 
 class SAGELayer(AggregatingLayer):
@@ -32,8 +33,11 @@ class SAGELayer(AggregatingLayer):
         return torch.addmm(neigh, h, self.self_lin.weight.t())
 
 
+@register
 class SAGE(LayerStack):
     """GraphSAGE (mean aggregator): GLNN's teacher."""
+
+    name = "sage"
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         return SAGELayer(in_dim, out_dim)

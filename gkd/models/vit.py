@@ -4,17 +4,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..data.task import Task
 from ..errors import MismatchError
 from ..outputs import Outputs
+from .base import Model, refuse_norm
+from .zoo import register
 
 
-class TinyViT(nn.Module):
+@register
+class TinyViT(Model):
     """Dosovitskiy et al., "An Image is Worth 16x16 Words" (ICLR 2021), at toy size: non-overlapping
     ``patch`` x ``patch`` patches embedded by a strided convolution to ``dim`` units, a class token,
     learned position embeddings, ``depth`` pre-norm transformer encoder layers (``heads`` heads,
     MLP ratio 2), a final LayerNorm and a linear classifier on the class token. ``hidden`` in
     ``Outputs``: each layer's patch tokens (B, N, dim), class token left out, so a token
     distiller sees the image grid; ``pooled``: the normalised class token."""
+
+    name = "vit"
+    kinds = ("image",)
 
     def __init__(self, in_channels: int, dim: int, num_classes: int, depth: int = 2, heads: int = 4,
                  patch: int = 4, image_size: int = 32, dropout: float = 0.0):
@@ -32,7 +39,16 @@ class TinyViT(nn.Module):
                                        norm_first=True) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
         self.classifier = nn.Linear(dim, num_classes)
-        self.uses_graph = True
+
+    @classmethod
+    def from_task(cls, task: Task, hidden: int = 32, num_layers: int = 2, dropout: float = 0.0,
+                  norm: str | None = None) -> TinyViT:
+        """``hidden``: the token width; ``num_layers``: encoder layers; 4x4 patches (2x2 on images
+        under 16 pixels); LayerNorm throughout."""
+        refuse_norm(cls.name, norm)
+        size = int(task.data.images.size(-1))
+        return cls(task.num_features, hidden, task.num_classes, depth=num_layers, patch=4 if size >= 16 else 2,
+                   image_size=size, dropout=dropout)
 
     def forward(self, x: Tensor) -> Outputs:
         h = self.embed(x).flatten(2).transpose(1, 2)

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..outputs import Outputs
+from .base import Model
 
 
 def default_inputs(module: nn.Module) -> Callable[[Data], tuple]:
@@ -19,7 +20,7 @@ def default_inputs(module: nn.Module) -> Callable[[Data], tuple]:
     return lambda data: (data.x, data.edge_index)
 
 
-class HookedModel(nn.Module):
+class HookedModel(Model):
     """Wrap ``module`` so it returns ``Outputs``: its return value becomes the logits and the
     outputs of the submodules named in ``hidden`` (``dict(module.named_modules())`` names, in
     order) become ``Outputs.hidden``, captured with forward hooks.

@@ -7,7 +7,8 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from ..data.task import Task
-from ..models.layerwise import layerwise_forward, supports_layerwise
+from ..models.base import row_independent, supports_row_blocks
+from ..models.layerwise import layerwise_forward
 from .config import TrainConfig
 
 NODE_BLOCK_ROWS = 65_536  # rows per forward when a node model reads features alone
@@ -16,7 +17,7 @@ NODE_BLOCK_ROWS = 65_536  # rows per forward when a node model reads features al
 @torch.no_grad()
 def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, index: Tensor | None = None) -> Tensor:
     """Logits (on the CPU) for ``index`` (default: every node or graph of the task). A model
-    that reads node features only (``uses_graph = False``) is run on the indexed nodes alone, in
+    whose rows are independent (``Model.row_independent``: an MLP) is run on the indexed nodes alone, in
     blocks of ``NODE_BLOCK_ROWS`` rows (its hidden activations for every node never coexist).
     The model is moved to ``config.device`` (a teacher loaded from the cache sits on the CPU)."""
     config = config or TrainConfig()
@@ -24,11 +25,11 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
     model.to(device).eval()
     if task.kind == "node":
         data = task.data
-        if not getattr(model, "uses_graph", True):  # features alone: blocks of rows bound the memory
+        if row_independent(model):  # features alone: blocks of rows bound the memory
             rows = torch.arange(data.num_nodes) if index is None else index
             return torch.cat([model(Data(x=data.x[block].to(device), num_nodes=len(block))).logits.cpu()
                               for block in rows.split(NODE_BLOCK_ROWS)])
-        if config.layerwise or (config.layerwise is None and config.fanouts and supports_layerwise(model)):
+        if config.layerwise or (config.layerwise is None and config.fanouts and supports_row_blocks(model)):
             logits = layerwise_forward(model, task.data_on(device)).logits.cpu()
         else:
             logits = model(task.data_on(device)).logits.cpu()

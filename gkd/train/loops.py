@@ -13,7 +13,7 @@ from torch_geometric.loader import DataLoader
 from ..data.task import Task
 from ..distill.base import Batch, Distiller
 from ..graph.sampling import NeighbourSampler
-from ..models.layerwise import supports_layerwise
+from ..models.base import row_independent, supports_row_blocks
 from ..outputs import Outputs
 from . import distributed
 from .config import TrainConfig
@@ -77,13 +77,13 @@ def _sampled_node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
         # several processes: each rank samples around its equal share of the seeds (same batch count)
         seeds = distributed.share(train if s.teacher_logits is None else torch.arange(n))
         # a model that reads no neighbours (an MLP) trains on batches of the seed nodes alone
-        fanouts = list(s.config.fanouts) if getattr(s.model, "uses_graph", True) else []
+        fanouts = [] if row_independent(s.model) else list(s.config.fanouts)
         s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, nodes=seeds, seed=s.seed,
                                  backend=s.config.sampler)
     if s.teacher_outputs is None and s.teacher_logits is not None:
         s.teacher_outputs = _teacher_outputs(s, s.task.data_on(s.device), s.teacher_logits)
     # trimmed, the model returns the seeds' rows alone: the distiller sees those rows only
-    trim = s.config.trim and s.distiller.logits_only and supports_layerwise(s.model)
+    trim = s.config.trim and s.distiller.logits_only and supports_row_blocks(s.model)
     totals: dict[str, float] = {}
     for sub in s.sampler:
         rows = sub.batch_size if trim else sub.num_nodes
