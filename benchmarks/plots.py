@@ -14,10 +14,11 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
+
+from gkd.io import atomic_write
 
 MISSING = "plots need matplotlib: pip install 'gkd[plot]'"
 TEACHER_COLOUR = "0.35"
@@ -48,19 +49,8 @@ def _new_figure(ncols: int, width: float, height: float) -> tuple[Any, list[Any]
 
 
 def _save(figure: Any, path: str | os.PathLike) -> Path:
-    """Write the figure as a PNG to ``path`` atomically; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write the figure as a PNG to ``path`` atomically (``gkd.io.atomic_write``); return the path."""
+    return atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
 
 
 def _colours(methods: Iterable[str]) -> dict[str, Any]:

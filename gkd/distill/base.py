@@ -10,10 +10,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+import torch
 from torch import Tensor, nn
+from torch_geometric.data import Batch as GraphBatch
 from torch_geometric.data import Data
 
 from ..errors import MismatchError, NonFiniteLossError
+from ..models.base import eval_mode
 from ..outputs import Outputs
 
 if TYPE_CHECKING:
@@ -101,3 +104,21 @@ class Distiller(nn.Module):
             values[key] = value
             total = total + term
         return total, values  # type: ignore[return-value]
+
+
+def probe_input(task: Task, device: torch.device | str) -> Data | Tensor:
+    """Something both models of a task can run on: the graph of a node task, a batch of two graphs
+    of a graph task, two images of an image task."""
+    if task.kind == "node":
+        return task.data_on(device)
+    if task.kind == "image":
+        return task.data.batch(torch.arange(2), device)
+    return GraphBatch.from_data_list(list(task.data[:2])).to(device)
+
+
+def probe(task: Task, student: nn.Module, teacher: nn.Module) -> tuple[Outputs, Outputs]:
+    """Both models' outputs on ``probe_input`` of ``task``, in eval mode (each model's mode is
+    restored) and without gradients: what a method's ``prepare`` reads to size its projectors."""
+    sample = probe_input(task, next(student.parameters()).device)
+    with torch.no_grad(), eval_mode(student, teacher):
+        return student(sample), teacher(sample)

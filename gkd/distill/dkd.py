@@ -5,7 +5,7 @@ from torch import Tensor
 
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import binary_kl, labelled_targets, masked_softmax_kl, mean_or_zero, one_hot_mask, supervised_loss, warmup
+from .losses import binary_kl, label_loss, labelled_targets, masked_softmax_kl, mean_or_zero, one_hot_mask, warmup
 from .registry import register
 
 
@@ -42,7 +42,7 @@ class DKD(Distiller):
         first, second = self.knowledge(z_s, z_t, one_hot_mask(y, z_s.size(-1)))
         scale = warmup(batch.epoch, self.warmup_epochs)
         return {
-            "ce": supervised_loss(student.logits[batch.labelled], batch.y[batch.labelled], batch.objective),
+            "ce": label_loss(student.logits, batch),
             self.term_names[0]: scale * self.alpha * mean_or_zero(first),
             self.term_names[1]: scale * self.beta * mean_or_zero(second),
         }

@@ -10,7 +10,7 @@ from ..metrics.faithfulness import DEFAULT_EPSILON, PerturbedPair, confidence_ga
 from ..models.base import eval_mode
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import soft_target_kl, supervised_loss
+from .losses import label_loss, soft_target_kl
 from .registry import register
 
 if TYPE_CHECKING:
@@ -78,8 +78,8 @@ class FaithfulKD(Distiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m, v, T = batch.labelled, batch.visible, self.temperature
-        ce = supervised_loss(student.logits[m], batch.y[m], batch.objective)
+        v, T = batch.visible, self.temperature
+        ce = label_loss(student.logits, batch)
         kl = soft_target_kl(student.logits[v], teacher.logits[v], T, batch.objective)
         return {"ce": ce, "kd": T * T * kl, "faithful": self.lam * self.penalty(student, teacher, batch)}
 

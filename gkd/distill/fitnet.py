@@ -6,7 +6,7 @@ from torch import Tensor, nn
 
 from ..outputs import Outputs
 from .base import Batch
-from .losses import supervised_loss
+from .losses import label_loss
 from .registry import register
 from .representation import Pairing, RepresentationDistiller
 
@@ -33,6 +33,5 @@ class FitNet(RepresentationDistiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m = batch.labelled
-        return {"ce": supervised_loss(student.logits[m], batch.y[m], batch.objective),
+        return {"ce": label_loss(student.logits, batch),
                 "hint": self.weight * self.representation_loss(student, teacher, batch)}

@@ -1,13 +1,11 @@
 """G-CRD: graph contrastive representation distillation."""
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..outputs import Outputs
 from .base import Batch
-from .losses import supervised_loss
+from .losses import contrastive_loss, label_loss
 from .registry import register
 from .representation import Pairing, RepresentationDistiller, sample_pair
 
@@ -28,13 +26,6 @@ class ProjectionHeads(nn.Module):
 
     def forward(self, h_s: Tensor, h_t: Tensor) -> tuple[Tensor, Tensor]:
         return self.student(h_s), self.teacher(h_t)
-
-
-def contrastive_loss(z_s: Tensor, z_t: Tensor, tau: float) -> Tensor:
-    """Mean over rows i of -log softmax(S[i])[i], S = normalise(z_s) normalise(z_t)^T / tau (rows
-    L2-normalised): row i's own teacher embedding is the positive, the other rows' negatives."""
-    s = F.normalize(z_s, dim=-1) @ F.normalize(z_t, dim=-1).t() / tau
-    return F.cross_entropy(s, torch.arange(s.size(0), device=s.device))
 
 
 @register
@@ -82,6 +73,5 @@ class GCRD(RepresentationDistiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m = batch.labelled
-        return {"ce": supervised_loss(student.logits[m], batch.y[m], batch.objective),
+        return {"ce": label_loss(student.logits, batch),
                 "crd": self.weight * self.representation_loss(student, teacher, batch)}

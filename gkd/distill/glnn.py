@@ -5,7 +5,7 @@ from torch import Tensor
 
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import soft_target_kl, supervised_loss
+from .losses import label_loss, soft_target_kl
 from .registry import register
 
 
@@ -31,8 +31,8 @@ class GLNN(Distiller):
 
     def terms(self, student_logits: Tensor, teacher_logits: Tensor, batch: Batch) -> dict[str, Tensor]:
         """GLNN's two weighted terms for any student logits (NOSMOG reuses them on perturbed inputs)."""
-        m, v = batch.labelled, batch.visible
-        ce = supervised_loss(student_logits[m], batch.y[m], batch.objective)
+        v = batch.visible
+        ce = label_loss(student_logits, batch)
         kl = soft_target_kl(student_logits[v], teacher_logits[v], 1.0, batch.objective)
         return {"ce": self.lam * ce, "kd": (1.0 - self.lam) * kl}
 

@@ -5,7 +5,7 @@ from torch import Tensor
 
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import soft_target_kl, supervised_loss
+from .losses import label_loss, soft_target_kl
 from .registry import register
 
 
@@ -31,8 +31,8 @@ class HintonKD(Distiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m, T = batch.labelled, self.temperature
+        T = self.temperature
         v = batch.visible if self.unlabelled else batch.labelled
-        ce = supervised_loss(student.logits[m], batch.y[m], batch.objective)
+        ce = label_loss(student.logits, batch)
         kl = soft_target_kl(student.logits[v], teacher.logits[v], T, batch.objective)
         return {"ce": self.ce_weight * ce, "kd": self.kd_weight * T * T * kl}

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from ..errors import MismatchError
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import soft_target_kl, supervised_loss
+from .losses import label_loss, soft_target_kl
 from .registry import register
 
 if TYPE_CHECKING:
@@ -154,7 +154,6 @@ class KRD(Distiller):
         rows_t = torch.cat([nodes, src[kept]])  # the teacher node it learns from
         seen = batch.visible.to(zs.device)[rows_t]
         rows_s, rows_t = rows_s[seen], rows_t[seen]
-        m = batch.labelled
-        ce = supervised_loss(zs[m], batch.y[m], batch.objective)
+        ce = label_loss(zs, batch)
         kl = soft_target_kl(zs[rows_s], zt[rows_t], self.temperature, batch.objective)
         return {"ce": self.lam * ce, "kd": (1.0 - self.lam) * kl}

@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .base import Batch
+
 
 def supervised_loss(logits: Tensor, y: Tensor, objective: str) -> Tensor:
     """Cross-entropy (multiclass) or binary cross-entropy over labelled entries (binary; NaN
@@ -18,6 +20,13 @@ def supervised_loss(logits: Tensor, y: Tensor, objective: str) -> Tensor:
     if logits.size(0) == 0:
         return logits.sum() * 0.0
     return F.cross_entropy(logits, y.view(-1).long())
+
+
+def label_loss(logits: Tensor, batch: Batch) -> Tensor:
+    """The label term every method with one shares: ``supervised_loss`` of ``logits`` on the
+    batch's labelled rows against their targets."""
+    m = batch.labelled
+    return supervised_loss(logits[m], batch.y[m], batch.objective)
 
 
 def soft_target_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float, objective: str) -> Tensor:
@@ -86,3 +95,10 @@ def labelled_targets(student_logits: Tensor, teacher_logits: Tensor, y: Tensor, 
     z_s = torch.cat([student_logits[m] for m in rows])
     z_t = torch.cat([teacher_logits[m] for m in rows]).detach()
     return z_s, z_t, torch.cat(targets)
+
+
+def contrastive_loss(z_s: Tensor, z_t: Tensor, tau: float) -> Tensor:
+    """Mean over rows i of -log softmax(S[i])[i], S = normalise(z_s) normalise(z_t)^T / tau (rows
+    L2-normalised): row i's own teacher embedding is the positive, the other rows' negatives."""
+    s = F.normalize(z_s, dim=-1) @ F.normalize(z_t, dim=-1).t() / tau
+    return F.cross_entropy(s, torch.arange(s.size(0), device=s.device))

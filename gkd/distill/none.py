@@ -5,7 +5,7 @@ from torch import Tensor
 
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import supervised_loss
+from .losses import label_loss
 from .registry import register
 
 
@@ -19,5 +19,4 @@ class NoDistillation(Distiller):
     needs_teacher = False
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
-        m = batch.labelled
-        return {"ce": supervised_loss(student.logits[m], batch.y[m], batch.objective)}
+        return {"ce": label_loss(student.logits, batch)}

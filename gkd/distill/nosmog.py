@@ -12,7 +12,7 @@ from ..errors import MismatchError
 from ..graph.adjacency import with_features
 from ..models.base import eval_mode
 from ..outputs import Outputs
-from .base import Batch
+from .base import Batch, probe
 from .glnn import GLNN
 from .registry import register
 from .representation import sample_pair
@@ -72,12 +72,10 @@ class NOSMOG(GLNN):
                                 f"{task.kind} task")
         if teacher is None:
             raise ValueError("nosmog needs the teacher model (its hidden layer), not only its logits")
-        data = task.data_on(next(student.parameters()).device)
-        with torch.no_grad(), eval_mode(student, teacher):
-            s_out, t_out = student(data), teacher(data)
+        s_out, t_out = probe(task, student, teacher)
         if not s_out.hidden or not t_out.hidden:
             raise MismatchError("nosmog: both models need a hidden layer (Outputs.hidden is empty)")
-        self.projector = nn.Linear(s_out.hidden[-1].size(-1), t_out.hidden[-1].size(-1)).to(data.x.device)
+        self.projector = nn.Linear(s_out.hidden[-1].size(-1), t_out.hidden[-1].size(-1)).to(s_out.logits.device)
         self._student = (student,)
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:

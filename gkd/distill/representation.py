@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, ClassVar, Union
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Batch as GraphBatch
 
 from ..errors import MismatchError
+from ..models.wrapper import HookedModel
 from ..outputs import Outputs
-from .base import Batch, Distiller
+from .base import Batch, Distiller, probe
 
 if TYPE_CHECKING:
     from ..data.task import Task
@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 LayerRef = Union[int, str]
 Pairing = Union[str, Sequence[tuple[LayerRef, LayerRef]]]
 LEVELS = ("auto", "node", "graph")
+
+
+def hooked_names(model: nn.Module) -> list[str] | None:
+    """The names of a ``HookedModel``'s hooked layers (None for other models: index them)."""
+    return model.hidden_names if isinstance(model, HookedModel) else None
 
 
 def spaced_pairs(teacher_depth: int, student_depth: int) -> list[tuple[int, int]]:
@@ -39,8 +44,8 @@ def spaced_pairs(teacher_depth: int, student_depth: int) -> list[tuple[int, int]
 def _index(ref: LayerRef, depth: int, names: Sequence[str] | None, side: str) -> int:
     if isinstance(ref, str):
         if not names or ref not in names:
-            raise MismatchError(f"the {side} has no hooked layer named {ref!r}; its hooked layers: "
-                                f"{', '.join(names or []) or 'none (wrap it in gkd.HookedModel with hidden=[...])'}")
+            hooked = ", ".join(names or []) or "none (wrap it in gkd.models.HookedModel with hidden=[...])"
+            raise MismatchError(f"the {side} has no hooked layer named {ref!r}; its hooked layers: {hooked}")
         return list(names).index(ref)
     if not -depth <= ref < depth:
         raise MismatchError(f"the {side} has {depth} hidden layers; layer index {ref} is out of range")
@@ -102,13 +107,8 @@ class RepresentationDistiller(Distiller):
         if self.uses_edges and task.kind == "image":
             raise MismatchError(f"method {self.name!r} works on a graph's edges and task {task.name!r} is an image "
                                 f"task; for images use 'trg' (it builds a graph over the image tokens)")
-        sample = _sample_input(task, next(student.parameters()).device)
-        was_training = student.training
-        student.eval()
-        with torch.no_grad():
-            s_out, t_out = student(sample), teacher(sample)
-        student.train(was_training)
-        self.build(s_out, t_out, getattr(teacher, "hidden_names", None), getattr(student, "hidden_names", None),
+        s_out, t_out = probe(task, student, teacher)
+        self.build(s_out, t_out, hooked_names(teacher), hooked_names(student),
                    graph_task=task.kind in ("graph", "image"))
         self.node_rows = task.kind == "node"
 
@@ -180,14 +180,3 @@ def sample_pair(h_s: Tensor, h_t: Tensor, max_rows: int) -> tuple[Tensor, Tensor
     both unchanged when they have no more rows than that."""
     index = sample_rows(h_s.size(0), max_rows, h_s.device)
     return (h_s, h_t) if index is None else (h_s[index], h_t[index])
-
-
-def _sample_input(task: "Task", device: torch.device):
-    """Something both models can run on: the graph of a node task, two graphs of a graph task,
-    two images of an image task."""
-    if task.kind == "node":
-        return task.data_on(device)
-    if task.kind == "image":
-        return task.data.batch(torch.arange(2), device)
-    graphs = [task.data[i] for i in range(min(2, len(task.data)))]
-    return GraphBatch.from_data_list(graphs).to(device)

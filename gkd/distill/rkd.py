@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ..outputs import Outputs
 from .base import Batch
-from .losses import supervised_loss
+from .losses import label_loss
 from .registry import register
 from .representation import Pairing, RepresentationDistiller, sample_pair
 
@@ -71,6 +71,5 @@ class RKD(RepresentationDistiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m = batch.labelled
-        return {"ce": supervised_loss(student.logits[m], batch.y[m], batch.objective),
+        return {"ce": label_loss(student.logits, batch),
                 "rkd": self.representation_loss(student, teacher, batch)}

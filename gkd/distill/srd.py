@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ..outputs import Outputs
 from .base import Batch
-from .losses import soft_target_kl, supervised_loss
+from .losses import label_loss, soft_target_kl
 from .registry import register
 from .representation import Pairing, RepresentationDistiller
 
@@ -63,8 +63,8 @@ class SRD(RepresentationDistiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m, v = batch.labelled, batch.visible
-        return {"ce": supervised_loss(student.logits[m], batch.y[m], batch.objective),
+        v = batch.visible
+        return {"ce": label_loss(student.logits, batch),
                 "feat": self.feat_weight * self.representation_loss(student, teacher, batch),
                 "kd": self.kd_weight * soft_target_kl(student.logits[v], teacher.logits[v], 1.0, batch.objective)}
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -10,10 +11,12 @@ from torch import Tensor, nn
 from ..errors import MismatchError
 from ..graph.tokens import align_tokens, gather_tokens, knn_graph, neighbour_distances, patch_tokens, sample_positions
 from ..outputs import Outputs
-from .base import Batch, Distiller
-from .gcrd import contrastive_loss
-from .losses import soft_target_kl, supervised_loss
+from .base import Batch, Distiller, probe
+from .losses import contrastive_loss, label_loss, soft_target_kl
 from .registry import register
+
+if TYPE_CHECKING:
+    from ..data.task import Task
 
 
 def token_width(h: Tensor) -> int:
@@ -108,20 +111,14 @@ class TRG(Distiller):
         self.patch, self.teacher_layer, self.student_layer = patch, teacher_layer, student_layer
         self.projector: nn.Module | None = None
 
-    def prepare(self, *, task, student: nn.Module, teacher: nn.Module | None, teacher_logits: Tensor | None) -> None:
+    def prepare(self, *, task: Task, student: nn.Module, teacher: nn.Module | None,
+                teacher_logits: Tensor | None) -> None:
         if task.kind != "image":
             raise MismatchError(f"trg builds its graph over image tokens; task {task.name!r} is a {task.kind} task "
                                 f"(for graphs use lsp, gcrd or rkd)")
         if teacher is None:
             raise ValueError("trg needs the teacher model (its feature maps), not only its logits")
-        device = next(student.parameters()).device
-        sample = task.data.batch(torch.arange(2), device)
-        was_training = student.training
-        student.eval()
-        with torch.no_grad():
-            s_out, t_out = student(sample), teacher(sample)
-        student.train(was_training)
-        self.build(s_out, t_out)
+        self.build(*probe(task, student, teacher))
 
     def build(self, student: Outputs, teacher: Outputs) -> None:
         """Make the projector from one pair of example outputs (``prepare`` does this)."""
@@ -147,14 +144,14 @@ class TRG(Distiller):
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
-        m, T = batch.labelled, self.temperature
+        T = self.temperature
         s, t = self.tokens(student, teacher)
         flat_s, flat_t = s.reshape(-1, s.size(-1)), t.reshape(-1, t.size(-1))
         k = min(self.k, flat_t.size(0) - 1)
         anneal = self.anneal_epochs if self.anneal_epochs is not None else batch.epochs
         tau = global_temperature(batch.epoch, self.tau_start, self.tau_end, anneal)
         return {
-            "ce": supervised_loss(student.logits[m], batch.y[m], batch.objective),
+            "ce": label_loss(student.logits, batch),
             "kd": self.kd_weight * T * T * soft_target_kl(student.logits, teacher.logits, T, batch.objective),
             "inner": self.alpha * inner_loss(s, t),
             "local": self.beta * local_loss(flat_s, flat_t, k, self.sigma, self.local_temperature),

@@ -94,8 +94,9 @@ def _norm(kind: str | None, dim: int) -> nn.Module:
 
 
 class LayerStack(Model):
-    """Base of gkd's models. Subclasses give ``make_layer(in, out, last)`` and
-    ``apply_layer(layer, h, data)``.
+    """Base of gkd's graph models. Subclasses name their layer class in ``layer`` (built as
+    ``layer(in, out)`` and called as ``layer(h, data)``, the shape of gkd's aggregating layers) or
+    override ``make_layer(in, out, last)`` and ``apply_layer(layer, h, data)``.
 
     Node level: ``num_layers`` layers, the last one producing the logits. Graph level: every
     layer keeps ``hidden`` units, node representations are mean-pooled per graph and a linear
@@ -104,6 +105,7 @@ class LayerStack(Model):
     """
 
     kinds = ("node", "graph")
+    layer: ClassVar[type[nn.Module]]
 
     def __init__(self, in_dim: int, hidden: int, out_dim: int, num_layers: int = 2, dropout: float = 0.0,
                  norm: str | None = None, level: Level = "node", categorical_sizes: list[int] | None = None):
@@ -133,10 +135,10 @@ class LayerStack(Model):
                    level="graph" if task.kind == "graph" else "node", categorical_sizes=task.categorical_sizes)
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        raise NotImplementedError
+        return self.layer(in_dim, out_dim)
 
     def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
-        raise NotImplementedError
+        return layer(h, data)
 
     @property
     def supports_row_blocks(self) -> bool:

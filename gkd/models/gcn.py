@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
@@ -33,9 +32,4 @@ class GCN(LayerStack):
     """GCN: CPF's teacher."""
 
     name = "gcn"
-
-    def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        return GCNLayer(in_dim, out_dim)
-
-    def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
-        return layer(h, data)
+    layer = GCNLayer

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
@@ -31,9 +30,4 @@ class GIN(LayerStack):
     """GIN: the graph-level teacher (with mean pooling)."""
 
     name = "gin"
-
-    def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        return GINLayer(in_dim, out_dim)
-
-    def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
-        return layer(h, data)
+    layer = GINLayer

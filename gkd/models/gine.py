@@ -98,6 +98,3 @@ class GINE(LayerStack):
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
         sizes, edge_dim = self._edge_spec
         return GINELayer(in_dim, out_dim, edge_sizes=sizes, edge_dim=edge_dim)
-
-    def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
-        return layer(h, data)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.data import Data
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
@@ -38,9 +37,4 @@ class SAGE(LayerStack):
     """GraphSAGE (mean aggregator): GLNN's teacher."""
 
     name = "sage"
-
-    def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        return SAGELayer(in_dim, out_dim)
-
-    def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
-        return layer(h, data)
+    layer = SAGELayer
