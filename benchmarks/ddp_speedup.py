@@ -26,6 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gkd.io import atomic_write_text
+
+from . import pages
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--out", default="results/ddp_speedup")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # internal: write one way's figures here
+    pages.add_page_option(parser)
     return parser.parse_args(argv)
 
 
@@ -89,9 +94,11 @@ def run_way(args: argparse.Namespace, processes: int, threads: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.worker:
         return worker(args)
+    measured = pages.provenance()
     if args.nproc < 2 or args.threads < 1:
         print("error: --nproc must be at least 2 and --threads at least 1", file=sys.stderr)
         return 2
@@ -110,12 +117,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{base / r['epoch_s']:.2f}x |" for r in rows]
     table = "\n".join(lines) + "\n"
     print(table)
-    from gkd.io import atomic_write_text
-
     Path(args.out).mkdir(parents=True, exist_ok=True)
     summary = {"dataset": args.dataset, "fanouts": args.fanouts, "ways": rows}
     atomic_write_text(json.dumps(summary, indent=1), Path(args.out) / "ddp_speedup.json")
     atomic_write_text(table, Path(args.out) / "ddp_speedup.md")
+    pages.write_if_asked(args.page, "benchmarks.ddp_speedup", argv, "One process against several", measured, table)
     return 0
 
 

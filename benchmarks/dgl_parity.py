@@ -20,6 +20,7 @@ from gkd.data import load
 from gkd.interop.dgl import dgl_model
 from gkd.train import seed_everything
 
+from . import pages
 from .protocols import protocol
 
 
@@ -43,10 +44,13 @@ class DGLSage(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.dgl_parity", description=__doc__)
     parser.add_argument("--root", default=None)
     parser.add_argument("--seeds", type=int, default=3)
+    pages.add_page_option(parser)
     args = parser.parse_args(argv)
+    measured = pages.provenance()
     proto = protocol("cora")
     spec, student = proto.teacher, proto.students[0]
     scores: dict[str, list[tuple[float, float]]] = {"gkd (PyG data, CSR SAGE)": [], "DGL SAGEConv": []}
@@ -64,12 +68,16 @@ def main(argv: list[str] | None = None) -> int:
             scores[name].append((teacher.scores["test"], glnn.scores["test"]))
             print(f"seed {seed} {name}: teacher {teacher.scores['test']:.4f}, GLNN MLP {glnn.scores['test']:.4f}",
                   flush=True)
-    print("| teacher | runs | teacher test (%) | GLNN MLP test (%) |\n|---|---|---|---|")
+    lines = ["| teacher | runs | teacher test (%) | GLNN MLP test (%) |", "|---|---|---|---|"]
     for name, pairs in scores.items():
         t = [100 * a for a, _ in pairs]
         s = [100 * b for _, b in pairs]
-        print(f"| {name} | {len(pairs)} | {statistics.mean(t):.2f} ± {_spread(t):.2f} | "
-              f"{statistics.mean(s):.2f} ± {_spread(s):.2f} |")
+        lines.append(f"| {name} | {len(pairs)} | {statistics.mean(t):.2f} ± {_spread(t):.2f} | "
+                     f"{statistics.mean(s):.2f} ± {_spread(s):.2f} |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    pages.write_if_asked(args.page, "benchmarks.dgl_parity", argv, "A DGL teacher against gkd's own (Cora)",
+                         measured, table)
     return 0
 
 

@@ -31,6 +31,7 @@ import gkd
 from gkd.io import atomic_write_text
 from gkd.models import count_parameters
 
+from . import pages
 from .protocols import protocol
 from .timing import median_seconds
 
@@ -245,6 +246,7 @@ def render(r: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.latency", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="synthetic-arxiv", choices=DATASETS,
@@ -256,12 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--skip-pyg", action="store_true",
                         help="do not time PyG's SAGEConv (its per-edge path is slow)")
+    pages.add_page_option(parser)
     args = parser.parse_args(argv)
+    measured = pages.provenance(args.device)
     result = measure(args.nodes, args.repeats, args.steps, device=args.device, dataset=args.dataset,
                      skip_pyg=args.skip_pyg)
     text = render(result)
     print(text)
     atomic_write_text(json.dumps(result, indent=2), Path(args.out) / "latency.json")
+    pages.write_if_asked(args.page, "benchmarks.latency", argv, "Latency: student against teacher, gkd against PyG "
+                         "and DGL", measured, text)
     return 0
 
 

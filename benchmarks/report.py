@@ -1,5 +1,6 @@
 """The files a benchmark leaves in its results folder: the summary (``summary.md``, ``.csv``,
-``.jsonl``), the survey table when an entry names a paper (``survey.md``), and the plots."""
+``.jsonl``), the survey table when an entry names a paper (``survey.md``), and the plots; and its
+results page (``write_page``)."""
 from __future__ import annotations
 
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from gkd.io import atomic_write_text
 
+from . import pages
 from .plots import write_all
 from .suites import Entry
 from .survey import survey_markdown
@@ -35,3 +37,20 @@ def write_reports(folder: Path, records: list[dict], entries: list[Entry]) -> li
     for line in failures(records):
         print(f"failed: {line}", file=sys.stderr)
     return rows
+
+
+def write_page(path: str | Path, title: str, commands: list[str], records: list[dict], entries: list[Entry]) -> Path:
+    """The results page of ``records`` at ``path``: the summary table, the survey table when an entry
+    names a paper, the failed runs; headed by ``commands`` and where and when the runs were measured
+    (each record's ``provenance``)."""
+    rows = summarise(records)
+    body = ["## Summary", "", markdown(rows).rstrip()]
+    if any(e.paper for e in entries):
+        body += ["", "## Beside the published figures", "", survey_markdown(rows, entries).rstrip()]
+    failed = failures(records)
+    if failed:
+        body += ["", "## Failed runs", ""] + [f"- {line}" for line in failed]
+    measured = [r["provenance"] for r in records if r.get("provenance")]
+    if not measured:
+        measured = [{"commit": "unknown", "date": "unknown", "machine": "unknown"}]
+    return pages.write_page(path, title, commands, measured, "\n".join(body))

@@ -5,13 +5,15 @@ each method, and report test metric, gap closed, costs and inference speed-up.
     python -m benchmarks.run --suite survey --dataset cora,citeseer --root ../shared/datasets
     python -m benchmarks.run --dataset cora --methods none,kd,glnn --setting inductive
     python -m benchmarks.run --report results/              # tables and plots again, no training
+    python -m benchmarks.run --report results/ --page docs/results/quick.md   # its results page
 
 With no argument: the quick suite (embedded synthetic node and graph tasks and digits, no files).
 Suites: quick, node, graph, vision, survey (``benchmarks.suites``); a dataset whose files are
 absent is reported and skipped. Results are appended atomically to ``<out>/results.jsonl`` as each
 run finishes; a rerun with the same ``--out`` skips the runs already there (keyed by dataset,
 split, setting, teacher, student, method, seed, epochs and subset), so an interrupted benchmark
-resumes. A failing run is recorded with its error and the rest goes on.
+resumes. A failing run is recorded with its error and the rest goes on. ``--page PATH`` writes a
+results page (``benchmarks.pages``): the summary with the command, commits, date and machine.
 """
 from __future__ import annotations
 
@@ -30,8 +32,9 @@ from gkd.errors import DataNotFoundError, UnknownNameError
 from gkd.io import append_jsonl, atomic_write_text, read_jsonl
 from gkd.train import distributed
 
+from . import pages
 from .protocols import PROTOCOLS, Protocol, capped, protocol
-from .report import write_reports
+from .report import write_page, write_reports
 from .single import student_run, teacher_scores
 from .suites import DEFAULT_SEEDS, SUITES, Entry, suite
 from .timing import median_seconds
@@ -70,6 +73,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
     parser.add_argument("--report", default=None, metavar="DIR",
                         help="rewrite DIR's tables and plots from its saved results; no training")
+    parser.add_argument("--page", default=None, metavar="PATH",
+                        help="also write a results page there (e.g. docs/results/quick.md), from the saved results")
+    parser.add_argument("--title", default=None, help="the results page's title (default: from the suite or datasets)")
     parser.add_argument("--download", action="store_true", help="download missing OGB / Planetoid data")
     parser.add_argument("--no-cache", action="store_true", help="retrain teachers instead of using the cache")
     parser.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
@@ -156,10 +162,12 @@ def run_key(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.report is not None:
-        return report_only(Path(args.report))
+        return report_only(Path(args.report), args.page, args.title)
     distributed.init_from_env(args.device)  # under torchrun: one of several processes
+    args.provenance = pages.provenance(args.device)
     try:
         entries = entries_from_args(args)
         for entry in entries:
@@ -181,22 +189,40 @@ def main(argv: list[str] | None = None) -> int:
     if not distributed.is_main():  # rank 0 writes the results and reports
         return 0
     labelled = [resolved(e, args) for e in entries]
-    plan = {"suite": args.suite, "entries": [dataclasses.asdict(e) for e in labelled], "keys": sorted(set(wanted))}
+    title = args.title or default_title(args)
+    plan = {"suite": args.suite, "entries": [dataclasses.asdict(e) for e in labelled], "keys": sorted(set(wanted)),
+            "command": pages.command("benchmarks.run", argv), "title": title}
     atomic_write_text(json.dumps(plan, indent=1), out / "plan.json")
-    write_reports(out, [r for r in read_jsonl(results_path) if run_key(r) in set(wanted)], labelled)
+    records = [r for r in read_jsonl(results_path) if run_key(r) in set(wanted)]
+    write_reports(out, records, labelled)
+    if args.page:
+        write_page(args.page, title, [plan["command"], report_command(out, args.page)], records, labelled)
+        print(f"results page: {args.page}")
     print(f"total {time.perf_counter() - started:.1f} s; results in {out}/ (results.jsonl, summary.md, "
           f"summary.csv, summary.jsonl){f'; {distributed.world()} processes' if distributed.active() else ''}")
     return 0
 
 
-def report_only(folder: Path) -> int:
+def default_title(args: argparse.Namespace) -> str:
+    """A results page's title when ``--title`` is not given: the suite, or the datasets."""
+    what = f"the {args.suite} suite" if args.suite else args.dataset.replace(",", ", ")
+    return f"Results: {what}"
+
+
+def report_command(out: Path, page: str | Path) -> str:
+    """The command that rewrites the results page ``page`` from ``out``'s saved results."""
+    return pages.command("benchmarks.run", ["--report", str(out), "--page", str(page)])
+
+
+def report_only(folder: Path, page: str | None = None, title: str | None = None) -> int:
     """Tables and plots again from ``folder``'s results: the runs its last plan named (all of
-    them when there is no plan)."""
+    them when there is no plan); with ``page``, the results page too."""
     results = read_jsonl(folder / "results.jsonl")
     if not results:
         print(f"error: no results in {folder}/results.jsonl", file=sys.stderr)
         return 2
     plan_path = folder / "plan.json"
+    plan: dict = {}
     if plan_path.exists():
         plan = json.loads(plan_path.read_text())
         results = [r for r in results if _planned(r, plan["keys"])]
@@ -207,6 +233,13 @@ def report_only(folder: Path) -> int:
     else:
         entries = []
     write_reports(folder, results, entries)
+    if page:
+        if "command" not in plan:
+            print(f"error: {plan_path} names no command (written before results pages existed); rerun the "
+                  f"benchmark with --page {page} to write the page", file=sys.stderr)
+            return 2
+        write_page(page, title or plan["title"], [plan["command"], report_command(folder, page)], results, entries)
+        print(f"results page: {page}")
     return 0
 
 
@@ -238,7 +271,7 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path
             record = {
                 "dataset": entry.dataset, "split": proto.split, "setting": entry.setting,
                 "teacher": proto.teacher.label(), "student": student_spec.label(), "method": method,
-                "seed": seed, "epochs": sconfig.epochs, "metric": task.metric,
+                "seed": seed, "epochs": sconfig.epochs, "metric": task.metric, "provenance": args.provenance,
             }
             if subset is not None and task.kind == "image":
                 record["subset"] = subset

@@ -37,6 +37,7 @@ from gkd.errors import UnknownNameError
 from gkd.io import atomic_write_text
 from gkd.models.layerwise import layerwise_forward
 
+from . import pages
 from .protocols import PROTOCOLS, protocol
 from .timing import PeakMemory
 
@@ -54,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/scale")
+    pages.add_page_option(parser)
     return parser.parse_args(argv)
 
 
@@ -136,7 +138,9 @@ def _mean(history: list[dict], key: str) -> float | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    measured = pages.provenance()
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = [m for m in modes if m not in ("full", "sampled")]
     if bad:
@@ -156,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     for mode in modes:
         run_mode(mode, task, args, phases)
     print(phases.table())
+    pages.write_if_asked(args.page, "benchmarks.scale", argv, f"Cost at scale: {args.dataset}, phase by phase",
+                         measured, phases.table())
     return 0
 
 

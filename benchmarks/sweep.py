@@ -28,6 +28,7 @@ from gkd import distill as gkd_distill
 from gkd.errors import UnknownNameError
 from gkd.io import append_jsonl, read_jsonl
 
+from . import pages
 from .protocols import PROTOCOLS, protocol
 
 
@@ -67,6 +68,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--root", default=None)
     parser.add_argument("--out", default="results/sweep")
     parser.add_argument("--device", default="cpu", help="torch device for training (e.g. cuda)")
+    pages.add_page_option(parser)
     return parser.parse_args(argv)
 
 
@@ -90,7 +92,9 @@ def table(records: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
+    measured = pages.provenance(args.device)
     if args.dataset not in PROTOCOLS:
         print(f"error: {UnknownNameError('dataset', args.dataset, sorted(PROTOCOLS))}", file=sys.stderr)
         return 2
@@ -121,14 +125,16 @@ def main(argv: list[str] | None = None) -> int:
             if _key(record) in done:
                 continue
             config = replace(proto.config_for(student), device=args.device)
-            result = gkd.train_student(task, teacher, student, args.method, config,
-                                        seed=seed, **options)
+            result = gkd.train_student(task, teacher, student, args.method, config, seed=seed, **options)
             record.update(valid=result.scores["valid"], test=result.scores["test"], train_seconds=result.train_seconds)
             append_jsonl(record, path)
             print(f"[seed {seed}] {options or 'defaults'}: valid {record['valid']:.4f} test {record['test']:.4f} "
                   f"({record['train_seconds']:.0f} s)", flush=True)
     wanted = set(mine)
-    print(table([r for r in read_jsonl(path) if _key(r) in wanted]))
+    text = table([r for r in read_jsonl(path) if _key(r) in wanted])
+    print(text)
+    pages.write_if_asked(args.page, "benchmarks.sweep", argv, f"Sweep of {args.method}'s options on {args.dataset}",
+                         measured, text)
     return 0
 
 

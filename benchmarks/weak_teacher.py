@@ -20,6 +20,8 @@ from gkd import ModelSpec, TrainConfig
 from gkd.data.splits import per_class_split
 from gkd.data.task import Task
 
+from . import pages
+
 METHODS = ("none", "kd", "dkd", "rld")
 
 
@@ -33,13 +35,16 @@ def weak_teacher(task: Task, seed: int, labels_per_class: int | None, epochs: in
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.weak_teacher", description=__doc__)
     parser.add_argument("--root", default=None)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--teacher-labels", type=int, default=5, help="labelled nodes per class the teacher sees")
     parser.add_argument("--teacher-epochs", type=int, default=None,
                         help="instead: stop a teacher trained on every training node after this many epochs")
+    pages.add_page_option(parser)
     args = parser.parse_args(argv)
+    measured = pages.provenance()
     scores: dict[str, list[float]] = {name: [] for name in ("teacher", "teacher on training nodes", *METHODS)}
     # accuracy on the test nodes the teacher gets wrong: where refinement should matter
     where_wrong: dict[str, list[float]] = {name: [] for name in METHODS}
@@ -59,10 +64,14 @@ def main(argv: list[str] | None = None) -> int:
             scores[method].append(100 * result.scores["test"])
             where_wrong[method].append(100 * (result.logits[wrong].argmax(-1) == y[wrong]).float().mean().item())
         print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]:.2f}" for k, v in scores.items()), flush=True)
-    print("\n| model | test accuracy (%) | on test nodes the teacher gets wrong (%) |\n|---|---|---|")
+    lines = ["| model | test accuracy (%) | on test nodes the teacher gets wrong (%) |", "|---|---|---|"]
     for name, values in scores.items():
         wrong_values = where_wrong.get(name)
-        print(f"| {name} | {_mean_std(values)} | {_mean_std(wrong_values) if wrong_values else '-'} |")
+        lines.append(f"| {name} | {_mean_std(values)} | {_mean_std(wrong_values) if wrong_values else '-'} |")
+    table = "\n".join(lines) + "\n"
+    print("\n" + table)
+    pages.write_if_asked(args.page, "benchmarks.weak_teacher", argv, "KD, DKD and RLD under a weak teacher (Cora)",
+                         measured, table)
     return 0
 
 
