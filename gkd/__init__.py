@@ -1,10 +1,12 @@
 """gkd: knowledge distillation where graphs are first-class.
 
     import gkd
-    task = gkd.data.load("cora", split="cpf")
-    teacher = gkd.train_teacher(task, gkd.ModelSpec("sage"), gkd.TrainConfig())
-    student = gkd.train_student(task, teacher, gkd.ModelSpec("mlp").build(task), "glnn", gkd.TrainConfig())
+    task = gkd.data.load("cora", split="cpf", seed=0)
+    teacher = gkd.train_teacher(task, gkd.ModelSpec("sage"), gkd.TrainConfig(), seed=0)
+    student = gkd.train_student(task, teacher, gkd.ModelSpec("mlp"), "glnn", gkd.TrainConfig(), seed=0)
     print(student.scores["test"])
+
+The layout and its rules: docs/architecture.md.
 """
 from __future__ import annotations
 

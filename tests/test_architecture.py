@@ -249,3 +249,11 @@ def test_no_module_is_a_loose_end_at_the_top_of_gkd():
     top = sorted(p.name for p in (ROOT / "gkd").glob("*.py"))
     assert top == ["__init__.py", "errors.py", "io.py", "outputs.py", "registry.py"]
     assert all(re.fullmatch(r"[a-z_]+", p.stem) for p in (ROOT / "gkd").rglob("*.py"))
+
+
+def test_the_readme_is_a_guide_and_the_license_is_there():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 250
+    assert "\npython -m pytest -q\n" in readme and "MIT License" in (ROOT / "LICENSE").read_text()
+    for link in re.findall(r"\]\(((?:docs|LICENSE)[^)#]*)\)", readme):
+        assert (ROOT / link).exists(), link

@@ -45,20 +45,33 @@ class Batch:
 
 
 class Distiller(nn.Module):
-    """Base class: subclasses set ``name``, ``family`` and implement ``forward``."""
+    """Base of every method: subclasses set ``name`` and ``family``, declare what they need and
+    read below, and implement ``forward`` (and ``prepare`` when they size something from the
+    models). The trainer reads these declarations; it has no branch for any one method."""
 
     name: ClassVar[str] = ""
+    """The name the method registers and is looked up under."""
+
     family: ClassVar[str] = ""
+    """Where the knowledge sits: ``output``, ``intermediate``, ``constructed`` (or ``none``)."""
+
     needs_teacher: ClassVar[bool] = True
+    """Whether the loss reads a teacher's outputs (the teacher's logits over every item)."""
+
     needs_teacher_hidden: ClassVar[bool] = False
-    # whether the loss reads nothing but the logits of the rows its masks pick (no hidden layer,
-    # no graph): sampled training may then run the student on the seeds' rows alone (trimming)
+    """Whether the loss reads the teacher's hidden representations too (the trainer then runs the
+    frozen teacher, once per graph or per batch, instead of using its cached logits alone)."""
+
     logits_only: ClassVar[bool] = False
-    # the task kinds the method is built for (``Task.kind``)
+    """Whether the loss reads nothing but the logits of the rows its masks pick (no hidden layer,
+    no graph): sampled training may then run the student on the seeds' rows alone (trimming)."""
+
     kinds: ClassVar[tuple[str, ...]] = ("node", "graph", "image")
-    # a method built around its own student architecture (CPF) names it here, as a ModelSpec
-    # name for ``gkd.models.build``; None: any student
+    """The task kinds (``Task.kind``) the method is built for; the harness skips the others."""
+
     student_model: ClassVar[str | None] = None
+    """A method built around its own student architecture (CPF, NOSMOG) names it here, as a model
+    name for ``gkd.models.build``; None: any student."""
 
     def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
                 teacher_logits: Tensor | None) -> None:

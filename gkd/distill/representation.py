@@ -78,7 +78,8 @@ class RepresentationDistiller(Distiller):
 
     family = "intermediate"
     needs_teacher_hidden = True
-    uses_edges: ClassVar[bool] = False  # node-level only (LSP): needs the graph's edges
+    uses_edges: ClassVar[bool] = False
+    """Whether ``pair_loss`` works on the graph's edges (LSP): node level only, every node's rows."""
 
     def __init__(self, pairs: Pairing = "last", level: str = "auto"):
         super().__init__()

@@ -28,11 +28,10 @@ gkd's formalisation (its choices, not the paper's):
 Defaults: ``DEFAULT_EPSILON = 0.005`` and ``DEFAULT_DELTA = 0.1`` (gkd's choices). Planetoid
 features are binary bags of words with ~1% of entries set (Cora: 18 of 1433 words per paper on
 average), so an L-infinity radius r moves a row's L1 mass by up to 1433 r: 0.005 allows ~7, about
-a third of the row's own mass (18); 0.05 allows ~72, four times the row, and on Cora (SAGE teacher,
-MLP student, CPF split) PGD then drives the median gap to 0.999 and the share to ~7% whatever the
-student, so it no longer tells students apart. For the gap, 0.1 is ten points of confidence in
-the teacher's answer. IBP certifies almost nothing at 0.005 for models trained without it (on
-Cora it needs radii near 0.002 to certify ~20% of points); pass a smaller ``epsilon`` to
+a third of the row's own mass (18); 0.05 allows ~72, four times the row, a ball in which PGD finds
+a near-total gap at almost every node whatever the student, so that the share no longer tells
+students apart. For the gap, 0.1 is ten points of confidence in the teacher's answer. IBP
+certifies little at 0.005 for models trained without it; pass a smaller ``epsilon`` to
 ``ibp_gap`` / ``faithful_share(method="ibp")`` for a certified figure that discriminates.
 Gaussian features (the synthetic tasks, unit scale) make 0.005 a very small ball: scale
 ``epsilon`` to the features' spread there.
