@@ -9,15 +9,32 @@ class GkdError(Exception):
 
 
 class UnknownNameError(GkdError, ValueError):
-    """A dataset, model or method name that gkd does not know."""
+    """A dataset, model or method name (or several) that gkd does not know; the message lists
+    every unknown one and every valid one."""
 
-    def __init__(self, kind: str, name: str, valid: Iterable[str]):
-        self.kind, self.name, self.valid = kind, name, sorted(valid)
-        super().__init__(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(self.valid)}")
+    def __init__(self, kind: str, name: str | list[str], valid: Iterable[str]):
+        self.kind, self.valid = kind, sorted(valid)
+        self.names = [name] if isinstance(name, str) else list(name)
+        self.name = self.names[0]
+        unknown = ", ".join(repr(n) for n in self.names)
+        plural = "s" if len(self.names) > 1 else ""
+        super().__init__(f"unknown {kind}{plural} {unknown}; valid {kind}s: {', '.join(self.valid)}")
 
 
 class DataNotFoundError(GkdError, FileNotFoundError):
     """A dataset that is neither on disk nor downloadable right now."""
+
+
+class InvalidDataError(GkdError, ValueError):
+    """Data whose content is wrong (a split index out of range, overlapping splits, an edge to no
+    node, a label outside the classes, a non-finite feature, a file cut short or one that tries to
+    run code); the message names the file or task and the first bad entry. ``part``: which part
+    of a task was wrong (``split 'test'``, ``edges``, ``labels``, ``features``, ``rows``), so a
+    loader can name the file it came from."""
+
+    def __init__(self, message: str, part: str = ""):
+        super().__init__(message)
+        self.part = part
 
 
 class MismatchError(GkdError, ValueError):

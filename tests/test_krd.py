@@ -86,7 +86,7 @@ class _Teacher(nn.Module):
 
 def _toy_task(x):
     data = Data(x=x, edge_index=torch.tensor([[0, 1], [1, 0]]), y=torch.tensor([0, 1]))
-    split = {"train": torch.tensor([0]), "valid": torch.tensor([1]), "test": torch.tensor([1])}
+    split = {"train": torch.tensor([0]), "valid": torch.tensor([1]), "test": torch.tensor([], dtype=torch.long)}
     return gkd.Task(name="toy", kind="node", data=data, split=split, num_classes=3)
 
 

@@ -88,7 +88,8 @@ def test_hooked_model_unknown_layer_lists_valid_names():
 
 def _node_task(g: Data) -> gkd.Task:
     split = {"train": torch.arange(4), "valid": torch.arange(4, 6), "test": torch.arange(6, g.num_nodes)}
-    return gkd.Task(name="tiny", kind="node", data=g, split=split, num_classes=3)
+    labelled = Data(x=g.x, edge_index=g.edge_index, y=torch.arange(g.num_nodes) % 3, num_nodes=g.num_nodes)
+    return gkd.Task(name="tiny", kind="node", data=labelled, split=split, num_classes=3)
 
 
 @pytest.mark.parametrize("name", ["sage", "gcn", "gin"])

@@ -11,8 +11,8 @@
 """
 from __future__ import annotations
 
+import hashlib
 import io
-import pickle
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import DataNotFoundError
-from ..io import atomic_torch_save, cache_dir
+from ..errors import DataNotFoundError, InvalidDataError
+from ..io import cache_dir, file_digest, read_cache, write_cache
 from .catalog import register
+from .pickles import load_pickle
 from .task import Task
 
 
@@ -118,17 +119,21 @@ def load_digits(name: str = "digits", root: Path | None = None, seed: int = 0, d
 # ----------------------------------------------------------------------------- CIFAR
 
 
-def _unpickle(path: Path) -> dict:
-    with open(path, "rb") as f:
-        return pickle.load(f, encoding="latin1")
-
-
 def _python_format(folder: Path, files: list[str], label_key: str) -> tuple[Tensor, Tensor]:
+    """The images and labels of CIFAR's python batches (read by ``gkd.data.pickles``: nothing in
+    them runs); a batch that lacks its arrays or whose counts disagree is an error naming it."""
     xs, ys = [], []
     for name in files:
-        blob = _unpickle(folder / name)
-        xs.append(np.asarray(blob["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        ys.append(np.asarray(blob[label_key], dtype=np.int64))
+        path = folder / name
+        blob = load_pickle(path)
+        if not isinstance(blob, dict) or "data" not in blob or label_key not in blob:
+            raise InvalidDataError(f"{path}: a CIFAR batch holds a dict with 'data' and {label_key!r}")
+        data, labels = np.asarray(blob["data"]), np.asarray(blob[label_key])
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (data.shape[0],):
+            raise InvalidDataError(f"{path}: 'data' is {data.shape} and {label_key!r} {labels.shape}; a CIFAR "
+                                   f"batch holds N x 3072 bytes and N labels")
+        xs.append(data.astype(np.uint8).reshape(-1, 3, 32, 32))
+        ys.append(labels.astype(np.int64))
     return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys))
 
 
@@ -157,29 +162,44 @@ def _folder_members(root: Path) -> dict[str, list[tuple[str, callable]]]:
             for part in ("train", "test")}
 
 
+MAX_IMAGE_BYTES = 1 << 20  # a 32x32 image is a few KB as a JPEG or PNG; a larger member is refused
+
+
 def _zip_members(archive: zipfile.ZipFile) -> dict[str, list[tuple[str, callable]]]:
+    """``{part: [(class name, read bytes), ...]}`` of the images under ``<part>/<class>/`` in the
+    archive. A member whose stated size exceeds ``MAX_IMAGE_BYTES`` is refused before anything is
+    decompressed (zipfile never yields more than the stated size)."""
     members: dict[str, list[tuple[str, callable]]] = {"train": [], "test": []}
-    for name in sorted(archive.namelist()):
-        parts = name.split("/")
-        if len(parts) >= 3 and parts[-3] in members and name.lower().endswith((".jpg", ".jpeg", ".png")):
-            members[parts[-3]].append((parts[-2], lambda n=name: archive.read(n)))
+    for info in sorted(archive.infolist(), key=lambda i: i.filename):
+        parts = info.filename.split("/")
+        if len(parts) >= 3 and parts[-3] in members and info.filename.lower().endswith((".jpg", ".jpeg", ".png")):
+            if info.file_size > MAX_IMAGE_BYTES:
+                raise InvalidDataError(f"{archive.filename}: member {info.filename} says it is {info.file_size:,} "
+                                       f"bytes, more than a 32x32 image can be ({MAX_IMAGE_BYTES:,}); refused")
+            members[parts[-3]].append((parts[-2], lambda n=info.filename: archive.read(n)))
     return members
 
 
-def _stamp(path: Path) -> str:
-    """Size and modification time of a file, or of every JPEG under a folder: a cache of the
-    decoded arrays is rebuilt when they change."""
-    files = [path] if path.is_file() else sorted(path.rglob("*.jpg"))
-    stats = [f.stat() for f in files]
-    return f"{len(stats)}-{sum(s.st_size for s in stats)}-{max((int(s.st_mtime) for s in stats), default=0)}"
+def _content_key(path: Path) -> str:
+    """A hash of a file's bytes, or of every JPEG under a folder (relative path and bytes): the
+    cache of the decoded arrays is rebuilt whenever the images change, whatever their sizes and times."""
+    if path.is_file():
+        return file_digest(path)[:20]
+    digest = hashlib.sha256()
+    for image in sorted(path.rglob("*.jpg")):
+        digest.update(str(image.relative_to(path)).encode() + b"\0" + image.read_bytes())
+    return digest.hexdigest()[:20]
 
 
 def _cached_arrays(key: str, source: Path, decode) -> dict[str, tuple[Tensor, Tensor]]:
-    path = cache_dir("images") / f"{key}-{_stamp(source)}.pt"
-    if path.exists():
-        return torch.load(path, weights_only=True)
+    """The decoded arrays of ``source`` from the cache, or decoded (and cached when the cache is
+    writable); an unreadable cache file is rebuilt with a warning."""
+    path = cache_dir("images") / f"{key}-{_content_key(source)}.pt"
+    arrays = read_cache(path)
+    if isinstance(arrays, dict) and set(arrays) == {"train", "test"}:
+        return arrays
     arrays = decode()
-    atomic_torch_save(arrays, path)
+    write_cache(arrays, path)
     return arrays
 
 

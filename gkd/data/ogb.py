@@ -16,7 +16,8 @@ package's ``master.csv`` files. The raw files are read here, not through OGB's P
 (those fail in ``torch.load`` under torch >= 2.6 and prompt on stdin when ``RELEASE_v1.txt`` is
 absent). Nothing is written inside the data root unless ``download=True``: the processed result
 is cached under ``cache_dir("ogb") / <name> / <key>.pt``, the key hashing the raw and split files'
-names, sizes and modification times.
+names and bytes; the cache holds tensors, numbers and strings only and is read with
+``weights_only=True`` (nothing in it runs); an unreadable one is rebuilt.
 """
 from __future__ import annotations
 
@@ -40,10 +41,11 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter, to_undirected
 
-from ..errors import DataNotFoundError, UnknownNameError
-from ..io import atomic_torch_save, cache_dir
+from ..errors import DataNotFoundError, InvalidDataError, UnknownNameError
+from ..io import cache_dir, file_digest, read_cache, write_cache
 from .catalog import register
 from .task import Task
+from .validation import where
 
 #: Bump when the processed format changes: old cache files are then ignored.
 CACHE_VERSION = 1
@@ -102,7 +104,7 @@ def load_ogb_node(name: str, root: Path, download: bool = False, seed: int = 0) 
     payload, cache_file, hit = _cached(meta, folder, lambda: _process_node(meta, folder))
     data = Data(**payload["data"])
     info = {**_base_info(meta, folder, cache_file, hit), **payload["info"]}
-    return _task(meta, "node", data, payload, info)
+    return _task(meta, folder, "node", data, payload, info)
 
 
 @register("ogbg-molhiv", "ogbg-molpcba", kind="graph", splits=("scaffold",), files=_folder)
@@ -122,9 +124,8 @@ def load_ogb_graph(name: str, root: Path, download: bool = False, seed: int = 0)
     meta, folder = _prepare("graph", name, root, download)
     payload, cache_file, hit = _cached(meta, folder, lambda: _process_graph(meta, folder))
     info = {**_base_info(meta, folder, cache_file, hit), **payload["info"]}
-    task = _task(meta, "graph", _unbatch(payload["data"]), payload, info)
-    task.edge_categorical_sizes = _edge_categorical_sizes(meta, payload["data"]["edge_attr"])
-    return task
+    edge_sizes = _edge_categorical_sizes(meta, payload["data"]["edge_attr"])
+    return _task(meta, folder, "graph", _unbatch(payload["data"]), payload, info, edge_sizes)
 
 
 # --------------------------------------------------------------------------- metadata
@@ -166,12 +167,23 @@ def _meta(level: str, name: str) -> _Meta:
     )
 
 
-def _task(meta: _Meta, kind: str, data: Data | list[Data], payload: dict, info: dict) -> Task:
-    return Task(
-        name=meta.name, kind=kind, data=data, split=payload["split"], num_classes=meta.num_outputs,
-        objective=meta.objective, metric=meta.metric, evaluator=meta.name,
-        categorical_sizes=payload.get("categorical_sizes"), info=info,
-    )
+def _task(meta: _Meta, folder: Path, kind: str, data: Data | list[Data], payload: dict, info: dict,
+          edge_sizes: list[int] | None = None) -> Task:
+    """The task, validated (``gkd.data.validation``); an error names the file the bad part came from."""
+    raw = "data.npz" if meta.npz else None
+    files = {part: str(folder / "split" / meta.split_type / f"{part}.csv.gz") for part in SPLITS}
+    files.update({"edges": raw or "edge.csv.gz", "labels": raw or f"{meta.level}-label.csv.gz",
+                  "features": raw or "node-feat.csv.gz", "edge features": raw or "edge-feat.csv.gz",
+                  "rows": raw or "num-node-list.csv.gz"})
+    files.update({k: str(folder / "raw" / v) for k, v in files.items() if k not in SPLITS})
+    try:
+        return Task(
+            name=meta.name, kind=kind, data=data, split=payload["split"], num_classes=meta.num_outputs,
+            objective=meta.objective, metric=meta.metric, evaluator=meta.name,
+            categorical_sizes=payload.get("categorical_sizes"), info=info, edge_categorical_sizes=edge_sizes,
+        )
+    except InvalidDataError as exc:
+        raise where(files)(exc) from exc
 
 
 def _base_info(meta: _Meta, folder: Path, cache_file: Path, hit: bool) -> dict:
@@ -302,24 +314,22 @@ def _read_raw(meta: _Meta, folder: Path) -> _Raw:
 
 
 def _cache_key(meta: _Meta, folder: Path) -> str:
-    digest = hashlib.sha256(f"v{CACHE_VERSION}|{meta.name}|{folder.resolve()}".encode())
+    """A hash of the files the set is read from: their names under the folder and their bytes."""
+    digest = hashlib.sha256(f"v{CACHE_VERSION}|{meta.name}".encode())
     for sub in (folder / "raw", folder / "split" / meta.split_type):
         for path in sorted(p for p in sub.rglob("*") if p.is_file()):
-            stat = path.stat()
-            digest.update(f"|{path.relative_to(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+            digest.update(f"|{path.relative_to(folder)}|{file_digest(path)}".encode())
     return digest.hexdigest()[:20]
 
 
 def _cached(meta: _Meta, folder: Path, build: Callable[[], dict]) -> tuple[dict, Path, bool]:
     """The processed payload from the cache, or built and cached; also its file and whether it hit."""
     path = cache_dir("ogb") / meta.name / f"{_cache_key(meta, folder)}.pt"
-    if path.is_file():
-        try:
-            return torch.load(path, weights_only=False), path, True
-        except Exception:  # an unreadable cache file (other torch, truncated copy): rebuild it
-            pass
+    payload = read_cache(path)
+    if isinstance(payload, dict) and {"data", "split", "info"} <= set(payload):
+        return payload, path, True
     payload = build()
-    atomic_torch_save(payload, path)
+    write_cache(payload, path)
     return payload, path, False
 
 

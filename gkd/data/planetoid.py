@@ -1,20 +1,25 @@
-"""Planetoid citation graphs (Cora, CiteSeer, PubMed) through PyG's raw-file reader.
+"""Planetoid citation graphs (Cora, CiteSeer, PubMed) from their raw files.
 
 On disk: ``<root>/planetoid/<Name>/raw/ind.<name>.{x,tx,allx,y,ty,ally,graph,test.index}``.
-The files are read in place (nothing is written beside them), so the root may be read-only.
+The files are read in place (nothing is written beside them), so the root may be read-only. They
+are pickles: ``gkd.data.pickles`` reads them without running anything they say, and every count
+they must agree on is checked (``read_raw``).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
+from torch import Tensor
 from torch_geometric.data import Data
-from torch_geometric.io import read_planetoid_data
 
-from ..errors import DataNotFoundError
+from ..errors import DataNotFoundError, InvalidDataError
 from .catalog import register
+from .pickles import SparseRows, load_pickle
 from .splits import per_class_split, random_split
 from .task import Task
+from .validation import where
 
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 RAW_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
@@ -43,7 +48,7 @@ def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, 
                 f"download=True (CLI --download) to fetch them when a network is available."
             )
         _download(pretty, Path(root) / "planetoid")
-    data = read_planetoid_data(str(raw_dir), name)
+    data = read_raw(raw_dir, name)
     x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1) if normalize_features else data.x
     graph = Data(x=x, edge_index=data.edge_index, y=data.y, num_nodes=data.num_nodes)
     if split == "public":
@@ -54,10 +59,102 @@ def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, 
     else:
         real = _real_nodes(data)
         indices = {k: real[v] for k, v in random_split(real.numel(), (0.6, 0.2, 0.2), seed).items()}
-    return Task(
-        name=name, kind="node", data=graph, split=indices, num_classes=int(data.y.max()) + 1,
-        info={"split": split, "split_seed": None if split == "public" else seed},
-    )
+    files = {part: str(raw_dir / f"ind.{name}.{file}") for part, file in
+             (("edges", "graph"), ("labels", "ally"), ("features", "allx"), ("rows", "allx"), ("test", "test.index"))}
+    try:
+        return Task(name=name, kind="node", data=graph, split=indices, num_classes=int(data.y.max()) + 1,
+                    info={"split": split, "split_seed": None if split == "public" else seed})
+    except InvalidDataError as exc:
+        raise where(files)(exc) from exc
+
+
+def _matrix(value: object, path: Path) -> Tensor:
+    """A pickled feature or label matrix (NumPy array or CSR matrix) as a float tensor."""
+    if isinstance(value, SparseRows):
+        try:
+            value = value.dense()
+        except (ValueError, AttributeError) as exc:
+            raise InvalidDataError(f"{path}: {exc}") from exc
+    if not isinstance(value, np.ndarray) or value.ndim != 2:
+        raise InvalidDataError(f"{path} holds {type(value).__name__}, not a matrix")
+    return torch.from_numpy(np.asarray(value, dtype=np.float32))
+
+
+def _test_index(path: Path) -> Tensor:
+    """The test node ids, one integer per line; a line that is not one (a file cut short) is an error."""
+    text = path.read_text()
+    lines = text.splitlines()
+    if text and not text.endswith("\n"):
+        raise InvalidDataError(f"{path}: the last line ({lines[-1]!r}) has no line end: the file is cut short")
+    try:
+        return torch.tensor([int(line) for line in lines], dtype=torch.long)
+    except ValueError as exc:
+        raise InvalidDataError(f"{path}: {exc}") from exc
+
+
+def read_raw(raw_dir: Path, name: str) -> Data:
+    """The graph of Planetoid's raw files, as PyG reads them: features ``cat(allx, tx)`` and labels
+    (one-hot argmax) ``cat(ally, ty)``, the test rows moved to the ids ``test.index`` names (test
+    ids missing from the files, as in CiteSeer, become all-zero rows labelled 0), edges from the
+    adjacency lists without self loops or duplicates, sorted by target then source; the public
+    split as masks (the first ``len(y)`` nodes train, the next 500 validation, ``test.index`` test).
+    Every count the files must agree on is checked; a mismatch names the file."""
+    def path(part: str) -> Path:
+        return raw_dir / f"ind.{name}.{part}"
+
+    x, tx, allx, y, ty, ally = (_matrix(load_pickle(path(part)), path(part))
+                                for part in ("x", "tx", "allx", "y", "ty", "ally"))
+    graph = load_pickle(path("graph"))
+    test = _test_index(path("test.index"))
+    for rows, other, what in ((x, y, "x and y"), (allx, ally, "allx and ally"), (tx, ty, "tx and ty")):
+        if rows.size(0) != other.size(0):
+            raise InvalidDataError(f"{raw_dir}: {what} hold {rows.size(0)} and {other.size(0)} rows; they must agree")
+    if tx.size(0) != test.numel():
+        raise InvalidDataError(f"{path('test.index')} names {test.numel()} test nodes but {path('tx')} holds "
+                               f"{tx.size(0)} rows; they must agree")
+    if len({x.size(1), tx.size(1), allx.size(1)}) != 1 or len({y.size(1), ty.size(1), ally.size(1)}) != 1:
+        raise InvalidDataError(f"{raw_dir}: the feature or label files disagree on their width")
+    ordered = test.sort().values
+    if ordered.numel() and (int(ordered[0]) < allx.size(0) or bool((ordered[1:] == ordered[:-1]).any())):
+        raise InvalidDataError(f"{path('test.index')}: test ids must be distinct and at least {allx.size(0)} "
+                               f"(the rows of allx); it names {int(ordered[0])} or a repeated id")
+    span = int(ordered[-1]) - allx.size(0) + 1 if ordered.numel() else 0
+    placed_x, placed_y = tx.new_zeros(span, tx.size(1)), ty.new_zeros(span, ty.size(1))
+    placed_x[ordered - allx.size(0)], placed_y[ordered - allx.size(0)] = tx, ty  # missing test ids: zeros
+    features, labels = torch.cat([allx, placed_x]), torch.cat([ally, placed_y]).max(dim=1).indices
+    features[test], labels[test] = features[ordered].clone(), labels[ordered].clone()
+    n = features.size(0)
+    data = Data(x=features, edge_index=_edges(graph, n, path("graph")), y=labels, num_nodes=n)
+    data.train_mask = _mask(torch.arange(y.size(0)), n)
+    data.val_mask = _mask(torch.arange(y.size(0), min(y.size(0) + 500, n)), n)
+    data.test_mask = _mask(test, n)
+    return data
+
+
+def _edges(graph: object, num_nodes: int, path: Path) -> Tensor:
+    """The adjacency lists as ``edge_index``: self loops and duplicates dropped, sorted by target
+    node, then source (PyG's order for these files)."""
+    if not isinstance(graph, dict):
+        raise InvalidDataError(f"{path} holds {type(graph).__name__}, not adjacency lists")
+    try:
+        source = torch.tensor([int(node) for node, targets in graph.items() for _ in targets], dtype=torch.long)
+        target = torch.tensor([int(t) for targets in graph.values() for t in targets], dtype=torch.long)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDataError(f"{path}: adjacency lists of node ids expected ({exc})") from exc
+    bad = (source < 0) | (source >= num_nodes) | (target < 0) | (target >= num_nodes)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise InvalidDataError(f"{path}: edge {int(source[i])} -> {int(target[i])} names a node outside the "
+                               f"{num_nodes} nodes")
+    keep = source != target
+    key = torch.unique(target[keep] * num_nodes + source[keep])
+    return torch.stack([key % num_nodes, key // num_nodes])
+
+
+def _mask(index: Tensor, size: int) -> Tensor:
+    mask = torch.zeros(size, dtype=torch.bool)
+    mask[index] = True
+    return mask
 
 
 def _real_nodes(data: Data) -> torch.Tensor:

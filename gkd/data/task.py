@@ -9,6 +9,9 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
+from ..errors import InvalidDataError
+from .validation import validate
+
 Kind = Literal["node", "graph", "image"]
 Objective = Literal["multiclass", "binary"]
 
@@ -50,8 +53,14 @@ class Task:
     def __post_init__(self) -> None:
         missing = {"train", "valid", "test"} - set(self.split)
         if missing:
-            raise ValueError(f"task {self.name!r}: split lacks {sorted(missing)}")
-        self.split = {k: torch.as_tensor(v, dtype=torch.long) for k, v in self.split.items()}
+            raise InvalidDataError(f"task {self.name!r}: split lacks {sorted(missing)}", "split")
+        split = {k: torch.as_tensor(v) for k, v in self.split.items()}
+        for name, index in split.items():
+            if index.dtype == torch.bool or index.is_floating_point():
+                raise InvalidDataError(f"task {self.name!r}: split {name!r} holds {index.dtype} values; give item ids "
+                                       f"(for a mask: mask.nonzero().view(-1))", f"split {name!r}")
+        self.split = {k: v.long() for k, v in split.items()}
+        validate(self)
 
     @property
     def num_features(self) -> int:
@@ -121,30 +130,55 @@ class Task:
             self.__dict__["_indexed_graphs"] = cached
         return cached
 
-    def fingerprint(self) -> str:
-        """A hash of the data, node order and split: caches keyed by it break when any changes."""
-        digest = hashlib.sha256(f"{self.name}|{self.kind}|{self.num_classes}".encode())
-        if self.kind == "image":
-            images = self.data.images
-            step = max(1, len(images) // 256)
-            for tensor in (images[::step], self.data.labels):
-                digest.update(_tensor_digest(tensor))
+    def fingerprint(self, split: bool = True) -> str:
+        """A hash of everything a model learnt on this task depends on: all of the data (every
+        graph's features, edges, edge features and labels; every image and label), the node
+        order, the objective and, unless ``split=False``, the split. Caches keyed by it break when
+        any of it changes. It is computed once per task and kept while the task's tensors stay the
+        same tensors at the same versions (an in-place edit bumps a tensor's version)."""
+        tensors = self._tensors()
+        stamp = _stamp(tensors, self.split)
+        kept = self.__dict__.get("_fingerprint")
+        if kept is None or kept[0] != stamp:
+            header = (self.name, self.kind, self.num_classes, self.objective, self.metric, self.evaluator,
+                      self.categorical_sizes, self.edge_categorical_sizes)
+            digest = hashlib.sha256(repr(header).encode())
+            for name, values in tensors.items():  # graphs concatenated attribute by attribute, with their sizes
+                along = 1 if name == "edge_index" else 0
+                digest.update(name.encode() + _tensor_bytes(torch.tensor([v.size(along) for v in values])))
+                digest.update(_tensor_bytes(torch.cat(values, dim=along) if len(values) > 1 else values[0]))
+            data_only = digest.hexdigest()[:16]
             for key in sorted(self.split):
-                digest.update(key.encode() + _tensor_digest(self.split[key]))
-            return digest.hexdigest()[:16]
+                digest.update(key.encode() + _tensor_bytes(self.split[key]))
+            kept = self.__dict__["_fingerprint"] = (stamp, data_only, digest.hexdigest()[:16])
+        return kept[2] if split else kept[1]
+
+    def _tensors(self) -> dict[str, list[Tensor]]:
+        """The data's tensors by attribute: images and labels, or each graph's ``x``,
+        ``edge_index``, ``y`` and (when every graph has one) ``edge_attr``."""
+        if self.kind == "image":
+            return {"images": [self.data.images], "labels": [self.data.labels]}
         graphs = [self.data] if isinstance(self.data, Data) else self.data
-        sample = graphs if len(graphs) <= 64 else graphs[:: max(1, len(graphs) // 64)]
-        digest.update(str(len(graphs)).encode())
-        for g in sample:
-            for tensor in (g.x, g.edge_index, g.y):
-                digest.update(_tensor_digest(tensor))
-        for key in sorted(self.split):
-            digest.update(key.encode() + _tensor_digest(self.split[key]))
-        return digest.hexdigest()[:16]
+        out: dict[str, list[Tensor]] = {"x": [], "edge_index": [], "y": [], "edge_attr": []}
+        for g in graphs:
+            for name, values in out.items():
+                try:
+                    value = g[name]
+                except (KeyError, AttributeError):
+                    continue
+                if value is not None:
+                    values.append(value)
+        return {name: values for name, values in out.items() if values and len(values) == len(graphs)}
 
 
-def _tensor_digest(tensor: Tensor) -> bytes:
+def _stamp(tensors: dict[str, list[Tensor]], split: dict[str, Tensor]) -> tuple:
+    """Which tensors a task holds, at which versions, and its split: what a kept fingerprint is
+    checked against."""
+    held = tuple((v.data_ptr(), v._version, v.numel()) for values in tensors.values() for v in values)
+    return held + tuple((k, v.data_ptr(), v._version, v.numel()) for k, v in sorted(split.items()))
+
+
+def _tensor_bytes(tensor: Tensor) -> bytes:
+    """A tensor's dtype, shape and raw bytes, digested."""
     t = tensor.detach().contiguous().cpu()
-    if t.is_floating_point():
-        t = torch.nan_to_num(t.float())
-    return hashlib.sha256(t.numpy().tobytes()).digest() + str(tuple(t.shape)).encode()
+    return hashlib.sha256(t.numpy().tobytes()).digest() + f"{t.dtype}{tuple(t.shape)}".encode()

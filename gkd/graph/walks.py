@@ -1,8 +1,8 @@
 """Random walks on a CSR adjacency and DeepWalk positional embeddings (skip-gram with negative
 sampling), vectorised in torch: gkd's own, since PyG's Node2Vec needs torch-cluster or pyg-lib.
 
-``deepwalk`` caches its result under ``GKD_CACHE_DIR/positional`` keyed by the graph and the
-settings, written atomically."""
+``deepwalk`` caches its result under ``GKD_CACHE_DIR/positional``, keyed by a hash of the whole
+edge list and the settings, written atomically."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..io import atomic_torch_save, cache_dir
+from ..io import cache_dir, read_cache, write_cache
 
 
 def csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
@@ -59,12 +59,14 @@ def deepwalk(edge_index: Tensor, num_nodes: int, dim: int = 64, walks_per_node: 
     model with ``negatives`` uniformly drawn negatives per pair trained by Adam for ``epochs``
     passes: loss = -log s(u_c . v_o) - sum_neg log s(-u_c . v_n). Returns the (num_nodes, dim)
     centre embeddings, deterministic under ``seed``."""
-    key = hashlib.sha256(str((edge_index.shape, int(edge_index.sum()), int(edge_index[0, ::97].sum()),
-                              num_nodes, dim, walks_per_node, walk_length, window, negatives, epochs, lr,
-                              batch_size, seed)).encode()).hexdigest()[:20]
-    path = cache_dir("positional") / f"deepwalk-{key}.pt"
-    if use_cache and path.exists():
-        return torch.load(path, weights_only=True)
+    settings = (tuple(edge_index.shape), num_nodes, dim, walks_per_node, walk_length, window, negatives, epochs, lr,
+                batch_size, seed)
+    digest = hashlib.sha256(repr(settings).encode())
+    digest.update(edge_index.detach().cpu().contiguous().long().numpy().tobytes())  # the graph itself, every edge
+    path = cache_dir("positional") / f"deepwalk-{digest.hexdigest()[:20]}.pt"
+    cached = read_cache(path) if use_cache else None
+    if isinstance(cached, torch.Tensor) and cached.shape == (num_nodes, dim):
+        return cached
     gen = torch.Generator().manual_seed(seed)
     rowptr, col = csr(edge_index.cpu(), num_nodes)
     starts = torch.arange(num_nodes).repeat(walks_per_node)
@@ -87,5 +89,5 @@ def deepwalk(edge_index: Tensor, num_nodes: int, dim: int = 64, walks_per_node: 
             optimiser.step()
     embedding = u.detach().clone()
     if use_cache:
-        atomic_torch_save(embedding, path)
+        write_cache(embedding, path)
     return embedding

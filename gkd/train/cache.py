@@ -8,10 +8,8 @@ import warnings
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
 from ..data.task import Task
-from ..io import atomic_torch_save, cache_dir
+from ..io import cache_dir, read_cache, write_cache
 from ..metrics.scores import score
 from ..models.spec import ModelSpec
 from .config import TrainConfig
@@ -40,8 +38,9 @@ def teacher_path(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) ->
 
 
 def save_teacher(result: FitResult, path: Path) -> None:
-    """Write a trained teacher's weights, logits, scores and history to ``path`` (atomically)."""
-    atomic_torch_save({
+    """Write a trained teacher's weights, logits, scores and history to ``path`` (atomically; tensors,
+    numbers and strings only). A cache that cannot be written is skipped with a warning."""
+    write_cache({
         "state_dict": result.model.state_dict(), "logits": result.logits, "scores": result.scores,
         "best_epoch": result.best_epoch, "train_seconds": result.train_seconds, "history": result.history,
     }, path)
@@ -49,19 +48,22 @@ def save_teacher(result: FitResult, path: Path) -> None:
 
 def load_teacher(path: Path, task: Task, spec: ModelSpec) -> FitResult | None:
     """The cached teacher at ``path`` for ``task``, or None (with a warning) when the file cannot
-    be read or no longer fits the data: its stored validation score is recomputed from its stored
-    logits against the current labels."""
+    be read (it is loaded with ``weights_only=True``: nothing in it runs) or no longer fits the
+    data: its stored validation score is recomputed from its stored logits against the current
+    labels."""
+    blob = read_cache(path)
+    if blob is None:
+        return None
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=False)
         model = spec.build(task)
         model.load_state_dict(blob["state_dict"])
-    except Exception as exc:  # an unreadable or stale file is retrained, never trusted
-        warnings.warn(f"ignoring unreadable teacher cache {path}: {exc}")
+        valid = score(task, blob["logits"], task.split["valid"])
+    except Exception as exc:  # a stale or foreign file is retrained, never trusted
+        warnings.warn(f"ignoring teacher cache {path} that does not fit {spec.label()} on {task.name}: {exc}")
         return None
-    valid = score(task, blob["logits"], task.split["valid"])
     if abs(valid - blob["scores"]["valid"]) > 1e-6:
         warnings.warn(f"teacher cache {path} does not match the data (valid {valid:.4f} vs "
                       f"{blob['scores']['valid']:.4f}); retraining")
         return None
     return FitResult(model.eval(), blob["logits"], blob["scores"], blob["best_epoch"],
-                     blob["train_seconds"], blob["history"], from_cache=True)
+                     blob["train_seconds"], blob["history"], from_cache=True, task=task.fingerprint(split=False))

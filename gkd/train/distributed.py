@@ -14,6 +14,7 @@ shares the averaged gradient equals the single-process one.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -50,14 +51,19 @@ def init_from_env(device: str = "cpu") -> bool:
     return active()
 
 
+def from_rank0(value: Any) -> Any:
+    """Rank 0's ``value`` on every rank (a picklable object; what other ranks pass is ignored)."""
+    if not active():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def rank0_decides(flag: bool) -> bool:
     """Rank 0's ``flag`` on every rank (e.g. "the teacher is cached"): ranks must agree on whether
     to train, or one would wait forever for the others' gradients."""
-    if not active():
-        return flag
-    box = [flag]
-    dist.broadcast_object_list(box, src=0)
-    return bool(box[0])
+    return bool(from_rank0(flag))
 
 
 def share(index: Tensor) -> Tensor:

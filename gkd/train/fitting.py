@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from ..data.task import Task
 from ..distill import registry as methods
 from ..distill.base import Distiller
+from ..errors import MismatchError
 from ..metrics.scores import score, score_rows
 from ..models.spec import ModelSpec
 from . import distributed
@@ -88,7 +89,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     distiller.load_state_dict(best_state[1])
     logits = predict(model, task, config)
     scores = {name: score(task, logits, idx) for name, idx in task.split.items()}
-    return FitResult(model, logits, scores, best_epoch, seconds, history, distiller=distiller)
+    return FitResult(model, logits, scores, best_epoch, seconds, history, distiller=distiller,
+                     task=task.fingerprint(split=False))
 
 
 def train_teacher(task: Task, spec: ModelSpec, config: TrainConfig, seed: int = 0,
@@ -114,6 +116,9 @@ def train_student(task: Task, teacher: FitResult, student: nn.Module | ModelSpec
     initial weights follow ``seed``) from ``teacher`` (a ``FitResult``, e.g. from
     ``train_teacher``) with ``method`` (a registered name and its ``options``, or a ``Distiller``)."""
     distiller = methods.get(method, **options) if isinstance(method, str) else method
+    if teacher.task is not None and teacher.task != task.fingerprint(split=False):
+        raise MismatchError(f"the teacher was trained on other data than task {task.name!r} (features, edges, labels "
+                            f"or node order differ): train the teacher on this task's data, or distil on its own")
     if isinstance(student, ModelSpec):
         seed_everything(seed)
         student = student.build(task)

@@ -29,3 +29,5 @@ class FitResult:
     from_cache: bool = False
     # the method's own trained parts (projectors), at the same best epoch as ``model``
     distiller: Distiller | None = None
+    # the fingerprint of the data it was trained on (``Task.fingerprint(split=False)``); None: not known
+    task: str | None = None
