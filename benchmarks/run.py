@@ -21,21 +21,24 @@ import argparse
 import dataclasses
 import json
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import gkd
 from gkd import data as gkd_data
 from gkd import distill as gkd_distill
 from gkd.data.inductive import hold_out_test_nodes
-from gkd.errors import DataNotFoundError, UnknownNameError
-from gkd.io import append_jsonl, atomic_write_text, read_jsonl
+from gkd.errors import DataNotFoundError, GkdError, UnknownNameError
+from gkd.io import atomic_write_text, cache_dir
 from gkd.train import distributed
 
 from . import pages
 from .protocols import PROTOCOLS, Protocol, capped, protocol
 from .report import write_page, write_reports
 from .single import student_run, teacher_scores
+from .store import ResultsStore
 from .suites import DEFAULT_SEEDS, SUITES, Entry, suite
 from .timing import median_seconds
 
@@ -107,28 +110,60 @@ def parse_fanouts(text: str) -> tuple[int, ...]:
 
 
 def _names(text: str, valid: list[str], kind: str) -> list[str]:
-    """Comma-separated names, each one of ``valid`` or (methods) a ``+`` combination of them."""
+    """Comma-separated names, each one of ``valid`` or (methods) a ``+`` combination of them; every
+    unknown name is reported at once."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    for name in names:
-        for part in name.split("+"):
-            if part.strip() not in valid:
-                raise UnknownNameError(kind, part.strip(), valid)
+    unknown = [part.strip() for name in names for part in name.split("+") if part.strip() not in valid]
+    if unknown:
+        raise UnknownNameError(kind, list(dict.fromkeys(unknown)), valid)
     return names
 
 
 def entries_from_args(args: argparse.Namespace) -> list[Entry]:
-    """The runs asked for: a suite (narrowed by --dataset / --methods) or datasets x methods."""
+    """The runs asked for: a suite (narrowed by --dataset / --methods, its teacher and students
+    replaced by --teacher / --students) or datasets x methods."""
     datasets = _names(args.dataset, sorted(PROTOCOLS), "dataset") if args.dataset else None
     methods = _names(args.methods, gkd_distill.available(), "method") if args.methods else None
+    students = tuple(n.strip() for n in args.students.split(",") if n.strip()) if args.students else None
     if args.suite is None and not datasets:
         args.suite = "quick"  # no dataset named: the embedded default
     if args.suite is not None:
-        chosen = [dataclasses.replace(e, methods=tuple(m for m in e.methods if m in methods)) if methods else e
-                  for e in suite(args.suite, datasets)]
+        chosen = []
+        for entry in suite(args.suite, datasets):
+            entry = dataclasses.replace(entry, methods=tuple(m for m in entry.methods if m in methods)) if methods \
+                else entry
+            if args.teacher or students:
+                entry = dataclasses.replace(entry, teacher=args.teacher or entry.teacher,
+                                            students=students or entry.students)
+            chosen.append(entry)
         return [e for e in chosen if e.methods]
-    students = tuple(n.strip() for n in args.students.split(",") if n.strip()) if args.students else None
     return [Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students, setting=args.setting)
             for d in datasets]
+
+
+def check_args(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the arguments, before any work: counts out of range, options that do
+    not apply."""
+    problems = []
+    for name, value, least in (("--seeds", args.seeds, 1), ("--seed-start", args.seed_start, 0),
+                               ("--epochs", args.epochs, 1), ("--subset", args.subset, 1)):
+        if value is not None and value < least:
+            problems.append(f"{name} must be at least {least}, got {value}")
+    if args.suite is not None and args.setting != "transductive":
+        problems.append("--setting applies to --dataset runs; a suite names each entry's setting (drop --setting "
+                        "or name the datasets instead of the suite)")
+    return problems
+
+
+def check_writable(folder: Path, what: str, fix: str) -> str | None:
+    """None when a file can be written in ``folder`` (created if need be); else what is wrong."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".writable."):
+            pass
+    except OSError as exc:
+        return f"{what} {folder} is not writable ({exc.strerror or exc}); {fix}"
+    return None
 
 
 def resolve(entry: Entry, args: argparse.Namespace) -> Protocol:
@@ -161,30 +196,71 @@ def run_key(record: dict) -> str:
     return json.dumps(key, sort_keys=True)
 
 
+@dataclasses.dataclass
+class Tally:
+    """What one invocation did, for its last line and its exit status."""
+
+    done_now: int = 0
+    done_before: int = 0
+    failed: int = 0
+    claimed_elsewhere: int = 0
+    missing: list[str] = dataclasses.field(default_factory=list)
+
+    def account(self) -> str:
+        parts = [f"{self.done_now} run(s) done now", f"{self.done_before} done before", f"{self.failed} failed"]
+        if self.claimed_elsewhere:
+            parts.append(f"{self.claimed_elsewhere} left to another process")
+        if self.missing:
+            parts.append(f"skipped for missing data: {', '.join(self.missing)}")
+        return "; ".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 0 when every run asked for finished, 1 when a run failed or
+    nothing ran, 2 for a usage error found before any work."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.report is not None:
         return report_only(Path(args.report), args.page, args.title)
+    problems = check_args(args)
+    for text, valid, kind in ((args.dataset, sorted(PROTOCOLS), "dataset"),
+                              (args.methods, gkd_distill.available(), "method")):
+        try:
+            _names(text or "", valid, kind)
+        except UnknownNameError as exc:
+            problems.append(str(exc))
+    entries: list[Entry] = []
+    if not problems:
+        try:
+            entries = entries_from_args(args)
+        except UnknownNameError as exc:
+            problems.append(str(exc))
+    for entry in entries:  # unknown teachers and students fail before any training
+        try:
+            resolve(entry, args)
+        except UnknownNameError as exc:
+            problems.append(f"[{entry.dataset}] {exc}")
+    out = Path(args.out)
+    problems += [p for p in (check_writable(out, "the results folder (--out)", "pick another --out"),
+                             None if args.no_cache else check_writable(
+                                 cache_dir("teachers"), "the teacher cache",
+                                 "set GKD_CACHE_DIR to a writable folder, or pass --no-cache")) if p]
+    if problems:
+        for problem in dict.fromkeys(problems):
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     distributed.init_from_env(args.device)  # under torchrun: one of several processes
     args.provenance = pages.provenance(args.device)
-    try:
-        entries = entries_from_args(args)
-        for entry in entries:
-            resolve(entry, args)  # unknown teachers / students fail before any training
-    except UnknownNameError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.suite, 5)
-    out = Path(args.out)
-    results_path = out / "results.jsonl"
-    done = {run_key(r) for r in read_jsonl(results_path) if r.get("status") == "ok"}
+    store = ResultsStore(out, run_key)
+    tally = Tally()
     started = time.perf_counter()
     wanted = []
     for entry in entries:
         try:
-            wanted += run_entry(entry, args, range(args.seed_start, args.seed_start + seeds), results_path, done)
+            wanted += run_entry(entry, args, range(args.seed_start, args.seed_start + seeds), store, tally)
         except DataNotFoundError as exc:
+            tally.missing.append(entry.dataset)
             print(f"[{entry.dataset}] skipped, data not found: {exc}", file=sys.stderr)
     if not distributed.is_main():  # rank 0 writes the results and reports
         return 0
@@ -193,13 +269,23 @@ def main(argv: list[str] | None = None) -> int:
     plan = {"suite": args.suite, "entries": [dataclasses.asdict(e) for e in labelled], "keys": sorted(set(wanted)),
             "command": pages.command("benchmarks.run", argv), "title": title}
     atomic_write_text(json.dumps(plan, indent=1), out / "plan.json")
-    records = [r for r in read_jsonl(results_path) if run_key(r) in set(wanted)]
-    write_reports(out, records, labelled)
-    if args.page:
+    records = [r for r in store.records() if run_key(r) in set(wanted)]
+    finished = [r for r in records if r.get("status") == "ok"]
+    if records:
+        write_reports(out, records, labelled)
+    if args.page and records:
         write_page(args.page, title, [plan["command"], report_command(out, args.page)], records, labelled)
         print(f"results page: {args.page}")
-    print(f"total {time.perf_counter() - started:.1f} s; results in {out}/ (results.jsonl, summary.md, "
-          f"summary.csv, summary.jsonl){f'; {distributed.world()} processes' if distributed.active() else ''}")
+    workers = f"; {distributed.world()} processes" if distributed.active() else ""
+    print(f"{tally.account()}; {time.perf_counter() - started:.1f} s{workers}")
+    if finished:
+        print(f"results in {out}/ (results.jsonl, summary.md, summary.csv, summary.jsonl)")
+    if not finished:
+        print("error: nothing ran: no run asked for has finished results", file=sys.stderr)
+        return 1
+    if tally.failed or tally.missing or len(finished) < len(set(wanted)) - tally.claimed_elsewhere:
+        print(f"error: not every run asked for finished: {tally.account()}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -217,7 +303,7 @@ def report_command(out: Path, page: str | Path) -> str:
 def report_only(folder: Path, page: str | None = None, title: str | None = None) -> int:
     """Tables and plots again from ``folder``'s results: the runs its last plan named (all of
     them when there is no plan); with ``page``, the results page too."""
-    results = read_jsonl(folder / "results.jsonl")
+    results = ResultsStore(folder, run_key).records()
     if not results:
         print(f"error: no results in {folder}/results.jsonl", file=sys.stderr)
         return 2
@@ -253,54 +339,94 @@ def _planned(record: dict, keys: list[str]) -> bool:
     return json.dumps({f: full.get(f) for f in sorted(fields)}, sort_keys=True) in set(keys)
 
 
-def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, results_path: Path, done: set[str]) -> list[str]:
-    """Every (seed, student, method) run of one entry not already in ``done``; returns the keys of
-    all its runs, finished now or before."""
+def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, store: ResultsStore, tally: Tally) -> list[str]:
+    """Every (seed, student, method) run of one entry that is neither finished nor claimed by
+    another process; returns the keys of all its runs. A dataset that fails validation, or a
+    teacher that fails to train, is recorded as the failure of each run that needed it, and the
+    rest goes on; a dataset whose files are absent raises ``DataNotFoundError`` (the entry is
+    skipped)."""
     proto = resolve(entry, args)
-    subset = subset_of(args)
+    dataset = gkd_data.DATASETS[entry.dataset]
+    subset = subset_of(args) if dataset.takes_subset else None
+    pairs = _pairs(proto, entry.methods, dataset.kind)
     keys = []
     for seed in seeds:
-        task = gkd_data.load(entry.dataset, args.root, split=proto.split, seed=seed, download=args.download,
-                             subset=subset if gkd_data.DATASETS[entry.dataset].takes_subset else None)
-        split = hold_out_test_nodes(task, 0.2, seed) if entry.setting == "inductive" else None
-        train_task = split.observed if split is not None else task
-        pairs = _pairs(proto, entry.methods, task)
-        records = []
+        planned = []
         for student_spec, method in pairs:
             sconfig = _run_config(proto.config_for(student_spec), args)
             record = {
                 "dataset": entry.dataset, "split": proto.split, "setting": entry.setting,
                 "teacher": proto.teacher.label(), "student": student_spec.label(), "method": method,
-                "seed": seed, "epochs": sconfig.epochs, "metric": task.metric, "provenance": args.provenance,
+                "seed": seed, "epochs": sconfig.epochs, "provenance": args.provenance,
             }
-            if subset is not None and task.kind == "image":
+            if subset is not None:
                 record["subset"] = subset
-            if args.fanouts is not None and task.kind == "node":
+            if args.fanouts is not None and dataset.kind == "node":
                 record["fanouts"] = list(args.fanouts)
-            keys.append(run_key(record))
-            if run_key(record) not in done:
-                records.append((student_spec, method, sconfig, record))
-        if not records:
-            continue
-        tconfig = _run_config(proto.teacher_config, args)
+            planned.append((student_spec, method, sconfig, record))
+        seed_keys = [run_key(r) for *_, r in planned]
+        keys += seed_keys
+        done = store.done() if distributed.is_main() else set()
+        mine = set(distributed.from_rank0(store.claim(seed_keys) if distributed.is_main() else None))
+        tally.done_before += sum(k in done for k in seed_keys)
+        tally.claimed_elsewhere += sum(k not in done and k not in mine for k in seed_keys)
+        todo = [item for item in planned if run_key(item[3]) in mine]
+        if todo:
+            run_seed(entry, proto, args, seed, subset, todo, store, tally)
+    return keys
+
+
+def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int, subset: int | None,
+             todo: list[tuple], store: ResultsStore, tally: Tally) -> None:
+    """Load the task, train (or load) the teacher and distil each student of ``todo`` for one seed."""
+    def fail(stage: str, exc: BaseException) -> None:
+        for student_spec, method, _, record in todo:
+            record.update(status="failed", error=f"{stage}: {type(exc).__name__}: {exc}",
+                          traceback=traceback.format_exc(limit=5))
+            keep(record)
+            say(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}")
+
+    def keep(record: dict) -> None:
+        if record["status"] != "ok":
+            tally.failed += 1
+        else:
+            tally.done_now += 1
+        if distributed.is_main():
+            store.add(record)
+
+    try:
+        task = gkd_data.load(entry.dataset, args.root, split=proto.split, seed=seed, download=args.download,
+                             subset=subset)
+        split = hold_out_test_nodes(task, 0.2, seed) if entry.setting == "inductive" else None
+    except DataNotFoundError:
+        if distributed.is_main():
+            store.release(run_key(item[3]) for item in todo)
+        raise
+    except (GkdError, ValueError, RuntimeError, OSError) as exc:
+        say(f"[{entry.dataset} seed {seed}] the data failed to load: {exc}")
+        return fail("data", exc)
+    train_task = split.observed if split is not None else task
+    tconfig = _run_config(proto.teacher_config, args)
+    try:
         teacher = gkd.train_teacher(train_task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
         test_index = train_task.split["test"]
         teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, train_task, tconfig, test_index))
         teacher_record = teacher_scores(teacher, tconfig, split)
-        say(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
-            f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}")
-        for student_spec, method, sconfig, record in records:
-            record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
-                                      teacher_record, split))
-            if distributed.is_main():
-                append_jsonl(record, results_path)
-            if record["status"] == "ok":
-                done.add(run_key(record))
-                say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
-                    f"({record['train_seconds']:.1f} s)")
-            else:
-                say(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}")
-    return keys
+    except (GkdError, ValueError, RuntimeError, FloatingPointError) as exc:
+        say(f"[{entry.dataset} seed {seed}] the teacher {proto.teacher.label()} failed: {exc}")
+        return fail("teacher", exc)
+    say(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
+        f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}")
+    for student_spec, method, sconfig, record in todo:
+        record["metric"] = task.metric
+        record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
+                                  teacher_record, split))
+        keep(record)
+        if record["status"] == "ok":
+            say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
+                f"({record['train_seconds']:.1f} s)")
+        else:
+            say(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}")
 
 
 def say(line: str) -> None:
@@ -309,14 +435,14 @@ def say(line: str) -> None:
         print(line, flush=True)
 
 
-def _pairs(proto: Protocol, methods: tuple[str, ...], task) -> list[tuple]:
-    """(student, method) runs: every protocol student with every method built for the task's
-    kind (``Distiller.kinds``), except methods that bring their own student architecture (CPF,
+def _pairs(proto: Protocol, methods: tuple[str, ...], kind: str) -> list[tuple]:
+    """(student, method) runs: every protocol student with every method built for the task
+    ``kind`` (``Distiller.kinds``), except methods that bring their own student architecture (CPF,
     NOSMOG), which run once with it."""
     pairs = []
     for method in methods:
-        if task.kind not in gkd_distill.kinds_of(method):
-            print(f"  {method}: not built for {task.kind} tasks, skipped", flush=True)
+        if kind not in gkd_distill.kinds_of(method):
+            say(f"  {method}: not built for {kind} tasks, skipped")
             continue
         own = gkd_distill.student_model_of(method)
         if own is None:

@@ -42,9 +42,11 @@ def test_unknown_names_exit_with_the_valid_ones(tmp_path, capsys):
 def test_missing_data_is_reported_and_the_rest_runs(tmp_path, capsys):
     args = ["--dataset", "pubmed,synthetic", "--methods", "none", "--seeds", "1", "--epochs", "2",
             "--root", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]
-    assert main(args) == 0
+    assert main(args) == 1  # the exit status says not everything asked for ran
     err = capsys.readouterr().err
     assert "[pubmed] skipped, data not found" in err
+    assert "error: not every run asked for finished: 2 run(s) done now; 0 done before; 0 failed; " \
+           "skipped for missing data: pubmed" in err
     assert {r["dataset"] for r in read_jsonl(tmp_path / "out" / "results.jsonl")} == {"synthetic"}
 
 
@@ -97,6 +99,8 @@ def test_the_vision_suite_runs_on_digits_and_skips_graph_only_methods(tmp_path, 
 
 def test_node_only_methods_are_skipped_on_images_and_image_methods_on_graphs(tmp_path, capsys):
     args = ["--dataset", "synthetic", "--methods", "trg", "--seeds", "1", "--epochs", "1", "--out", str(tmp_path)]
-    assert main(args) == 0
-    assert "trg: not built for node tasks, skipped" in capsys.readouterr().out
+    assert main(args) == 1  # nothing ran: the exit status says so
+    captured = capsys.readouterr()
+    assert "trg: not built for node tasks, skipped" in captured.out and "results in" not in captured.out
+    assert "error: nothing ran" in captured.err
     assert read_jsonl(tmp_path / "results.jsonl") == []
