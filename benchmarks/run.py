@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     if finished:
         print(f"results in {out}/ (results.jsonl, summary.md, summary.csv, summary.jsonl)")
     if not finished:
-        print("error: nothing ran: no run asked for has finished results", file=sys.stderr)
+        print(f"error: nothing ran: no run asked for has finished results ({tally.account()})", file=sys.stderr)
         return 1
     if tally.failed or tally.missing or len(finished) < len(set(wanted)) - tally.claimed_elsewhere:
         print(f"error: not every run asked for finished: {tally.account()}", file=sys.stderr)

@@ -207,3 +207,18 @@ def test_the_sampler_backend_and_trimming_key_sampled_teachers_only():
     # so does trimming: a full-batch run has nothing to trim
     assert teacher_key(task, spec, full, 0) == teacher_key(task, spec, replace(full, trim=False), 0)
     assert teacher_key(task, spec, sampled, 0) != teacher_key(task, spec, replace(sampled, trim=False), 0)
+
+
+def test_floyds_subsets_are_uniform_and_distinct():
+    from collections import Counter
+
+    from gkd.graph.sampling import distinct_offsets
+
+    offsets = distinct_offsets(torch.full((30_000,), 5), 2, torch.Generator().manual_seed(0))
+    assert ((offsets >= 0) & (offsets < 5)).all() and (offsets[:, 0] != offsets[:, 1]).all()
+    counts = Counter(tuple(sorted(row)) for row in offsets.tolist())
+    assert len(counts) == 10  # every 2-subset of 5
+    four_sigma = 4 * (3000 * 0.9) ** 0.5
+    assert max(abs(c - 3000) for c in counts.values()) < four_sigma
+    mixed = distinct_offsets(torch.tensor([3, 40, 1000]), 3, torch.Generator().manual_seed(1))
+    assert all(len(set(row)) == 3 and max(row) < d for row, d in zip(mixed.tolist(), (3, 40, 1000)))

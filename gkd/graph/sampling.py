@@ -6,8 +6,9 @@ edge_index[1]``, so a node aggregates over the sources of its in-edges). Samplin
 without replacement: a node keeps all of its in-neighbours when it has at most ``fanout`` of them,
 otherwise ``fanout`` distinct ones. Deterministic under a ``torch.Generator``.
 
-Memory: one hop draws one random key per candidate edge (the summed in-degree of the hop's
-frontier), so a batch costs O(sum of frontier degrees), never O(E).
+Cost: a node with more in-neighbours than the fan-out draws fan-out offsets into its CSR slice
+(Floyd's algorithm, no sort), one that has no more keeps them all; a hop costs O(frontier x
+fan-out) draws plus the kept edges, and a batch a few flags per graph node, never O(E).
 
 DGL's sampler (``gkd.interop.dgl.DGLNeighbourSampler``) is a subclass that draws each hop with
 DGL; ``gkd.train.sampler.make_sampler`` picks one of the two. Both yield the same kind of batches,
@@ -30,29 +31,47 @@ def in_neighbour_csr(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor
     return csr(edge_index.flip(0), num_nodes)
 
 
+def _all_in_segments(starts: Tensor, lengths: Tensor) -> Tensor:
+    """Every position of the segments ``[starts[i], starts[i] + lengths[i])``, segment by segment."""
+    total = int(lengths.sum())
+    offsets = torch.arange(total) - torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+    return torch.repeat_interleave(starts, lengths) + offsets
+
+
+def distinct_offsets(degree: Tensor, k: int, generator: torch.Generator | None = None) -> Tensor:
+    """(m, k) offsets, row i a uniformly random k-subset of ``[0, degree[i])`` (every degree above
+    k). Robert Floyd's algorithm, all rows at once: at step j an offset t is drawn from
+    ``[0, degree - k + j]`` and, when an earlier step took it, ``degree - k + j`` (new at this step)
+    is taken instead; every k-subset comes out equally likely. k draws and k^2 / 2 comparisons a
+    row: no sort."""
+    m = degree.numel()
+    chosen = torch.empty(m, k, dtype=torch.long)
+    for j in range(k):
+        top = degree - k + j
+        t = (torch.rand(m, generator=generator, dtype=torch.float64) * (top + 1)).long().minimum(top)
+        if j:
+            t = torch.where((chosen[:, :j] == t.unsqueeze(1)).any(dim=1), top, t)
+        chosen[:, j] = t
+    return chosen
+
+
 def sample_neighbours(rowptr: Tensor, col: Tensor, nodes: Tensor, fanout: int,
                       generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
     """Up to ``fanout`` distinct in-neighbours of each of ``nodes`` (all of them when ``fanout``
-    < 0 or the node has no more), drawn uniformly without replacement. Returns ``(sources,
-    targets)``: ``sources[i]`` is a sampled in-neighbour of ``targets[i]``."""
-    degree = rowptr[nodes + 1] - rowptr[nodes]
-    total = int(degree.sum())
-    if total == 0:
-        empty = nodes.new_empty(0)
-        return empty, empty
-    segment = torch.repeat_interleave(torch.arange(len(nodes)), degree)
-    first = torch.repeat_interleave(torch.cumsum(degree, 0) - degree, degree)  # segment start, per candidate
-    position = torch.repeat_interleave(rowptr[nodes], degree) + torch.arange(total) - first
-    if fanout < 0:
-        chosen = torch.arange(total)
-    else:
-        # a random order inside each segment: sort by segment id plus a key in [0, 1); the i-th
-        # candidate of a segment in that order is kept while i < fanout
-        keys = torch.rand(total, generator=generator, dtype=torch.float64)
-        order = torch.argsort(segment.double() + keys)
-        rank = torch.arange(total) - first
-        chosen = order[rank < fanout]
-    return col[position[chosen]], nodes[segment[chosen]]
+    < 0 or the node has no more), drawn uniformly without replacement (``distinct_offsets``).
+    Returns ``(sources, targets)``: ``sources[i]`` is a sampled in-neighbour of ``targets[i]``;
+    the nodes that keep every in-neighbour come first."""
+    start = rowptr[nodes]
+    degree = rowptr[nodes + 1] - start
+    keep_all = degree <= fanout if fanout >= 0 else torch.ones_like(degree, dtype=torch.bool)
+    whole = _all_in_segments(start[keep_all], degree[keep_all])
+    sources, targets = [col[whole]], [torch.repeat_interleave(nodes[keep_all], degree[keep_all])]
+    if fanout > 0 and not bool(keep_all.all()):
+        some = ~keep_all
+        offsets = distinct_offsets(degree[some], fanout, generator)
+        sources.append(col[(start[some].unsqueeze(1) + offsets).view(-1)])
+        targets.append(nodes[some].repeat_interleave(fanout))
+    return torch.cat(sources), torch.cat(targets)
 
 
 HopSampler = Callable[[Tensor, int], tuple[Tensor, Tensor]]
@@ -74,19 +93,24 @@ class Sampled(NamedTuple):
 def expand_hops(num_nodes: int, seeds: Tensor, fanouts: list[int], sample_hop: HopSampler) -> Sampled:
     """Grow the subgraph of ``seeds`` hop by hop with ``sample_hop``: hop l samples ``fanouts[l]``
     in-neighbours of the nodes first reached at hop l - 1 (the seeds at hop 0). Every sampled
-    edge points into a node of hop < len(fanouts) from a node at most one hop further."""
+    edge points into a node of hop < len(fanouts) from a node at most one hop further. The nodes
+    new at a hop are marked in a flag per node and read off in id order (no sort)."""
     local = torch.full((num_nodes,), -1, dtype=torch.long)
-    if torch.unique(seeds).numel() != seeds.numel():
-        raise ValueError("sample_subgraph: seeds must be distinct")
     node_ids = seeds
     local[node_ids] = torch.arange(node_ids.numel())
+    if int((local >= 0).sum()) != seeds.numel():
+        raise ValueError("sample_subgraph: seeds must be distinct")
     frontier, sources, targets = seeds, [seeds.new_empty(0)], [seeds.new_empty(0)]
     hop_sizes = [seeds.numel()]
+    fresh = torch.zeros(num_nodes, dtype=torch.bool)
     for fanout in fanouts:
         src, dst = sample_hop(frontier, fanout)
         sources.append(src)
         targets.append(dst)
-        new = torch.unique(src[local[src] < 0])
+        unseen = src[local[src] < 0]
+        fresh[unseen] = True
+        new = fresh.nonzero().view(-1)
+        fresh[new] = False
         local[new] = torch.arange(node_ids.numel(), node_ids.numel() + new.numel())
         node_ids = torch.cat([node_ids, new])
         hop_sizes.append(new.numel())
