@@ -73,6 +73,12 @@ class Distiller(nn.Module):
     """A method built around its own student architecture (CPF, NOSMOG) names it here, as a model
     name for ``gkd.models.build``; None: any student."""
 
+    @property
+    def extra_passes(self) -> int:
+        """How many forward-backward passes a training step takes beyond the trainer's one (PGD
+        steps of a perturbation search); what the method's cost may be measured against."""
+        return 0
+
     def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
                 teacher_logits: Tensor | None) -> None:
         """Called once by the trainer before the first epoch. Methods that precompute something

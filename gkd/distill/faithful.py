@@ -73,6 +73,10 @@ class FaithfulKD(Distiller):
         self._models = (student, teacher) if teacher is not None else ()
 
     @property
+    def extra_passes(self) -> int:
+        return self.steps + 1 if self._perturbs else 0  # the search's steps, then the pass at its point
+
+    @property
     def _perturbs(self) -> bool:
         return self.steps > 0 and self.epsilon > 0 and self.lam > 0
 

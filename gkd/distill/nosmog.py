@@ -78,6 +78,10 @@ class NOSMOG(GLNN):
         self.projector = nn.Linear(s_out.hidden[-1].size(-1), t_out.hidden[-1].size(-1)).to(s_out.logits.device)
         self._student = (student,)
 
+    @property
+    def extra_passes(self) -> int:
+        return self.steps + 1 if self.adv_weight > 0 and self.epsilon > 0 else 0  # PGD, then its point
+
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
         if self.projector is None:

@@ -24,7 +24,8 @@ class GCNLayer(AggregatingLayer):
         return self.lin(h) if self.maps_first else h
 
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
-        return (aggregated if self.maps_first else self.lin(aggregated)) + self.bias
+        # in place on a fresh tensor (the product's output, or the map's)
+        return (aggregated if self.maps_first else self.lin(aggregated)).add_(self.bias)
 
 
 @register

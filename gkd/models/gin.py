@@ -22,7 +22,7 @@ class GINLayer(AggregatingLayer):
         )
 
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
-        return self.mlp((1 + self.eps) * h + aggregated)
+        return self.mlp(torch.addcmul(aggregated, h, 1 + self.eps))
 
 
 @register

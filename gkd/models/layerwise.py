@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from ..errors import UnsupportedModuleError
-from ..graph.adjacency import adjacency
+from ..graph.adjacency import adjacency, spmm
 from ..outputs import Outputs
 from .base import LayerStack
 
@@ -58,7 +58,7 @@ def layerwise_forward(model: nn.Module, data: Data, block_rows: int = 65_536, ke
         pre = _by_blocks(n, block_rows, lambda a, b: layer.pre(h[a:b])) if layer.maps_first else h
 
         def rows(a: int, b: int) -> Tensor:
-            part = layer.combine(h[a:b], torch.sparse.mm(adj.rows(a, b), pre))
+            part = layer.combine(h[a:b], spmm(adj.rows(a, b), pre))
             return torch.relu(model.norms[i](part)) if i < len(model.norms) else part
 
         h = _by_blocks(n, block_rows, rows)

@@ -25,11 +25,12 @@ class SAGELayer(AggregatingLayer):
         return self.neigh_lin(h) if self.maps_first else h
 
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
-        # the self term is accumulated into the neighbour term by addmm: no separate pass to add them
+        # the self term is accumulated in place into the neighbour term (a fresh tensor either way:
+        # the product's output, or the neighbour map's): no separate pass, no extra buffer
         if self.maps_first:
-            return torch.addmm(aggregated, h, self.self_lin.weight.t()) + self.self_lin.bias
+            return aggregated.addmm_(h, self.self_lin.weight.t()).add_(self.self_lin.bias)
         neigh = torch.nn.functional.linear(aggregated, self.neigh_lin.weight, self.self_lin.bias)
-        return torch.addmm(neigh, h, self.self_lin.weight.t())
+        return neigh.addmm_(h, self.self_lin.weight.t())
 
 
 @register

@@ -24,6 +24,7 @@ from .cache import load_teacher, save_teacher, teacher_path
 from .config import TrainConfig
 from .inference import predict
 from .loops import EpochState, run_epoch
+from .memory import keep_freed_memory
 from .result import FitResult
 
 
@@ -45,6 +46,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     all items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
     frozen ``teacher`` module."""
     seed_everything(seed)
+    if torch.device(config.device).type == "cpu":
+        keep_freed_memory()  # large temporaries reuse freed pages (gkd.train.memory)
     distiller = distiller if distiller is not None else methods.get("none")
     if distiller.needs_teacher and teacher_logits is None:
         raise ValueError(f"method {distiller.name!r} needs teacher_logits (train a teacher first)")
