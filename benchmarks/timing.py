@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 import torch
 
+from gkd.train.memory import release_freed_memory
+
 
 def _synchronise() -> None:
     """Wait for queued GPU work, so that a timing covers it (no-op without CUDA in use)."""
@@ -60,6 +62,7 @@ class PeakMemory:
 
 
 def _reset_peak_rss() -> bool:
+    release_freed_memory()  # memory kept for reuse by an earlier fit would count as this block's
     try:
         with open("/proc/self/clear_refs", "w") as handle:
             handle.write("5")

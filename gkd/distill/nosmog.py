@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..errors import MismatchError
 from ..graph.adjacency import with_features
-from ..models.base import eval_mode
+from ..models.base import dropout, eval_mode
 from ..outputs import Outputs
 from .base import Batch, probe
 from .glnn import GLNN
@@ -92,7 +92,7 @@ class NOSMOG(GLNN):
             terms["adv"] = self.adv_weight * sum(adversarial.values())
         v = batch.visible
         h_s, h_t = sample_pair(student.hidden[-1][v], teacher.hidden[-1][v].detach(), self.max_nodes)
-        h_s = F.dropout(F.relu(self.projector(h_s)), self.dropout, self.training)
+        h_s = dropout(F.relu(self.projector(h_s)), self.dropout, self.training)
         terms["similarity"] = self.similarity_weight * similarity_gap(h_s, h_t)
         return terms
 

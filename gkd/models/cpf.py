@@ -30,7 +30,7 @@ from torch_geometric.utils import softmax as edge_softmax
 from ..data.task import Task
 from ..errors import MismatchError
 from ..outputs import Outputs
-from .base import Model, refuse_norm
+from .base import Model, dropout, refuse_norm
 from .zoo import register
 
 Confidence = Literal["node", "feature"]
@@ -118,16 +118,16 @@ class CPFStudent(Model):
         if self.confidence_kind == "node":
             score = self.confidence
         else:
-            x = F.dropout(data.x, self.dropout, self.training)
+            x = dropout(data.x, self.dropout, self.training)
             score = x @ self.confidence
         att = edge_softmax(score[edge_index[0]], edge_index[1], num_nodes=self.num_nodes)
-        return F.dropout(att, self.attention_dropout, self.training)
+        return dropout(att, self.attention_dropout, self.training)
 
     def transform(self, data: Data) -> tuple[Tensor, Tensor]:
         """FT: the MLP's class distribution f(x) and its hidden layer (before dropout)."""
-        x = F.dropout(data.x, self.dropout, self.training)
+        x = dropout(data.x, self.dropout, self.training)
         hidden = torch.relu(self.ft_in(x))
-        logits = self.ft_out(F.dropout(hidden, self.dropout, self.training))
+        logits = self.ft_out(dropout(hidden, self.dropout, self.training))
         return logits.softmax(dim=-1), hidden
 
     def distribution(self, data: Data) -> tuple[Tensor, Tensor]:

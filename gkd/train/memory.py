@@ -36,3 +36,14 @@ def keep_freed_memory() -> bool:
         return False
     _applied = bool(mallopt(M_MMAP_MAX, 0)) and bool(mallopt(M_TRIM_THRESHOLD, 1 << 30))
     return _applied
+
+
+def release_freed_memory() -> bool:
+    """Hand the memory malloc keeps for reuse back to the system now (glibc's ``malloc_trim(0)``),
+    so that the resident set is what live tensors use: a peak-memory measurement starts here.
+    Returns whether anything was released (False where the C library is not glibc)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
