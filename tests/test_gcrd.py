@@ -167,3 +167,15 @@ def test_graph_level_pairs_pooled_representations():
     student = gkd.train_student(task, teacher, ModelSpec("gin", hidden=8), distiller, config)
     assert distiller.level == "graph"
     assert math.isfinite(student.history[0]["crd"]) and student.history[0]["crd"] > 0
+
+
+def test_rows_sampled_follow_the_stated_rule():
+    distiller = get("gcrd")
+    assert distiller.sample_rows_for(300) == 300  # a small batch: every row
+    assert distiller.sample_rows_for(600) == 512  # a quarter would be 150: never fewer than all_rows
+    assert distiller.sample_rows_for(2708) == 677  # Cora: a quarter
+    assert distiller.sample_rows_for(169_343) == 8192  # ogbn-arxiv: the authors' bound
+    every = get("gcrd", share=1.0, max_nodes=1000)
+    assert every.sample_rows_for(2708) == 1000 and every.sample_rows_for(700) == 700
+    with pytest.raises(ValueError, match="share"):
+        get("gcrd", share=0.0)

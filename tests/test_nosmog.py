@@ -71,6 +71,16 @@ def test_nosmog_student_reads_positions_and_its_terms_are_finite():
     assert all(torch.isfinite(torch.tensor(v)) for v in result.history[-1].values())
 
 
+def test_the_positional_student_is_a_layer_over_features_and_positions():
+    task = gkd_data.load("synthetic", seed=0)
+    student = ModelSpec("nosmog", hidden=16).build(task).eval()
+    first = student.mlp.layers[0]
+    assert first.in_features == task.num_features + 64  # one weight over [x || p], as a concatenation
+    wide = torch.cat([task.data.x, student.encoding], dim=-1)
+    expected = student.mlp.layers[1](torch.relu(first(wide)))
+    assert torch.allclose(student(task.data).logits, expected, atol=1e-5)
+
+
 def test_nosmog_adversarial_point_raises_the_loss():
     torch.manual_seed(0)
     task = gkd_data.load("synthetic", seed=0)

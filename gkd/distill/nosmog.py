@@ -107,5 +107,5 @@ class NOSMOG(GLNN):
                 logits = model(with_features(batch.data, x0 + delta)).logits
                 loss = sum(self.terms(logits, teacher_logits, batch).values())
                 (grad,) = torch.autograd.grad(loss, delta)
-                delta = (delta.detach() + self.epsilon / 4 * grad.sign()).clamp(-self.epsilon, self.epsilon)
+                delta = delta.detach().add_(grad.sign_(), alpha=self.epsilon / 4).clamp_(-self.epsilon, self.epsilon)
         return model(with_features(batch.data, x0 + delta.detach())).logits
