@@ -59,6 +59,18 @@ def test_similarity_gap_by_hand():
     assert similarity_gap(h_s, h_t).item() == pytest.approx((0 + 1 + 1 + 9) / 4)
 
 
+def test_similarity_gap_over_many_rows_equals_the_gram_matrices_and_their_gradient():
+    torch.manual_seed(0)
+    h_s = torch.randn(300, 8, requires_grad=True)  # more rows than widths: the width x width route
+    h_t = torch.randn(300, 12)
+    direct = (h_t @ h_t.t() - h_s @ h_s.t()).pow(2).mean()
+    (expected,) = torch.autograd.grad(direct, h_s)
+    gap = similarity_gap(h_s, h_t)
+    (grad,) = torch.autograd.grad(gap, h_s)
+    assert gap.item() == pytest.approx(direct.item(), rel=1e-5)
+    assert torch.allclose(grad, expected, rtol=1e-4, atol=1e-7)
+
+
 def test_nosmog_student_reads_positions_and_its_terms_are_finite():
     task = gkd_data.load("synthetic", seed=0)
     student = ModelSpec("nosmog", hidden=16).build(task)

@@ -115,3 +115,17 @@ def test_cosine_schedule_takes_the_learning_rate_to_zero_over_the_budget():
     assert seen == pytest.approx(cosine) and cosine[2] == pytest.approx(0.05)
     with pytest.raises(ValueError, match="cosine"):
         fit(model, task, TrainConfig(epochs=1, lr_schedule="step"))
+
+
+def test_bf16_steps_train_under_autocast_and_return_fp32_logits():
+    task = gkd.data.load("synthetic", seed=0)
+    fp32 = TrainConfig(epochs=30, lr=0.01)
+    bf16 = TrainConfig(epochs=30, lr=0.01, precision="bf16")
+    for spec in (ModelSpec("sage", hidden=16), ModelSpec("mlp", hidden=16)):
+        a = gkd.train_teacher(task, spec, fp32, seed=0, use_cache=False)
+        b = gkd.train_teacher(task, spec, bf16, seed=0, use_cache=False)
+        assert b.logits.dtype == torch.float32
+        assert not torch.equal(a.logits, b.logits)  # the steps ran in another precision
+        assert abs(a.scores["test"] - b.scores["test"]) < 0.1 and b.scores["test"] > 0.5
+    with pytest.raises(ValueError, match="unknown precision 'fp16'; valid precisions: fp32, bf16"):
+        gkd.train_teacher(task, ModelSpec("mlp"), TrainConfig(epochs=1, precision="fp16"), use_cache=False)

@@ -74,7 +74,9 @@ class FaithfulKD(Distiller):
 
     @property
     def extra_passes(self) -> int:
-        return self.steps + 1 if self._perturbs else 0  # the search's steps, then the pass at its point
+        # passes through either model: each search step runs the teacher and the student (forward and
+        # a gradient to the input), then the teacher's forward and the student's pass at the found point
+        return 2 * self.steps + 2 if self._perturbs else 0
 
     @property
     def _perturbs(self) -> bool:

@@ -22,9 +22,16 @@ if TYPE_CHECKING:
 
 
 def similarity_gap(h_s: Tensor, h_t: Tensor) -> Tensor:
-    """mean((H_t H_t^T - H_s H_s^T)^2) over all pairs of the given rows (both sides' widths may
-    differ: the Gram matrices are row x row)."""
-    return (h_t @ h_t.t() - h_s @ h_s.t()).pow(2).mean()
+    """mean((H_t H_t^T - H_s H_s^T)^2) over all pairs of the m given rows (both sides' widths may
+    differ: the Gram matrices are m x m). With more rows than widths it is computed, exactly, from
+    the width x width products: ||H_t H_t^T - H_s H_s^T||_F^2 = ||H_t^T H_t||^2 - 2 ||H_t^T H_s||^2
+    + ||H_s^T H_s||^2 (m d^2 work instead of m^2 d; in float64, since the three terms cancel)."""
+    m, d_s, d_t = h_s.size(0), h_s.size(1), h_t.size(1)
+    if m * (d_s + d_t) <= d_s * d_s + d_t * d_t + d_s * d_t:
+        return (h_t @ h_t.t() - h_s @ h_s.t()).pow(2).mean()
+    a, b = h_t.double(), h_s.double()
+    gap = (a.t() @ a).pow(2).sum() - 2 * (a.t() @ b).pow(2).sum() + (b.t() @ b).pow(2).sum()
+    return (gap.clamp_min(0) / (m * m)).to(h_s.dtype)
 
 
 @register

@@ -38,10 +38,14 @@ def compact(matrix: Tensor) -> Tensor:
 
 def spmm(matrix: Tensor, dense: Tensor) -> Tensor:
     """``matrix @ dense`` for a CSR ``matrix``: ``addmm`` with beta 0 into an uninitialised output
-    (rows without entries come out zero)."""
-    dense = dense.contiguous()
-    out = dense.new_empty(matrix.size(0), dense.size(1))
-    return torch.addmm(out, matrix, dense, beta=0, out=out)
+    (rows without entries come out zero). In the matrix's precision: a bf16 ``dense`` (a step
+    under autocast) is multiplied in fp32 and the product returned in bf16."""
+    dtype = dense.dtype
+    with torch.autocast(dense.device.type, enabled=False):
+        dense = dense.to(matrix.dtype).contiguous()
+        out = dense.new_empty(matrix.size(0), dense.size(1))
+        out = torch.addmm(out, matrix, dense, beta=0, out=out)
+    return out if out.dtype == dtype else out.to(dtype)
 
 
 class _CSRProduct(torch.autograd.Function):

@@ -27,6 +27,8 @@ class SAGELayer(AggregatingLayer):
     def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
         # the self term is accumulated in place into the neighbour term (a fresh tensor either way:
         # the product's output, or the neighbour map's): no separate pass, no extra buffer
+        if torch.is_autocast_enabled(h.device.type):  # in-place products are not autocast: let it cast
+            return self.self_lin(h) + (aggregated if self.maps_first else self.neigh_lin(aggregated))
         if self.maps_first:
             return aggregated.addmm_(h, self.self_lin.weight.t()).add_(self.self_lin.bias)
         neigh = torch.nn.functional.linear(aggregated, self.neigh_lin.weight, self.self_lin.bias)

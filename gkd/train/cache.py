@@ -23,7 +23,8 @@ def teacher_key(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> 
     split and seed."""
     # fields that do not change what is learnt stay out (so do fields at a value that changes nothing:
     # the sampler of a full-batch run), which keeps earlier caches valid as TrainConfig grows
-    unused = ("progress", "device", "layerwise") + (("sampler", "trim") if config.fanouts is None else ())
+    unused = (("progress", "device", "layerwise") + (("sampler", "trim") if config.fanouts is None else ())
+              + (("precision",) if config.precision == "fp32" else ()))
     payload = {
         "version": CACHE_VERSION, "spec": asdict(spec), "seed": seed, "task": task.fingerprint(),
         "config": {k: v for k, v in asdict(config).items() if k not in unused},

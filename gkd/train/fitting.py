@@ -21,7 +21,7 @@ from ..metrics.scores import score, score_rows
 from ..models.spec import ModelSpec
 from . import distributed
 from .cache import load_teacher, save_teacher, teacher_path
-from .config import TrainConfig
+from .config import PRECISIONS, TrainConfig
 from .inference import predict
 from .loops import EpochState, run_epoch
 from .memory import keep_freed_memory
@@ -45,6 +45,8 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     ``ModelSpec`` to ``train_student``). A teacher's knowledge comes as ``teacher_logits`` over
     all items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
     frozen ``teacher`` module."""
+    if config.precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {config.precision!r}; valid precisions: {', '.join(PRECISIONS)}")
     seed_everything(seed)
     if torch.device(config.device).type == "cpu":
         keep_freed_memory()  # large temporaries reuse freed pages (gkd.train.memory)

@@ -183,8 +183,9 @@ def step(s: EpochState, data: Data | Tensor, teacher: Outputs | None, batch: Bat
     """One optimiser step on one batch; returns the method's loss terms."""
     s.model.train()
     s.distiller.train()
-    out = (s.forward_model or s.model)(data)
-    loss, terms = s.distiller.loss(out, teacher, batch)
+    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.config.precision == "bf16"):
+        out = (s.forward_model or s.model)(data)
+        loss, terms = s.distiller.loss(out, teacher, batch)
     s.optimizer.zero_grad()
     loss.backward()
     distributed.average_gradients(list(s.distiller.parameters()))
