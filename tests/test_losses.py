@@ -72,3 +72,17 @@ def test_kd_on_labelled_rows_only():
     terms = get("kd", unlabelled=False)(Outputs(S), Outputs(T), _batch(labelled=(True, False)))
     kl = ref.kl(ref.softmax(T[0].tolist(), 4.0), ref.softmax(S[0].tolist(), 4.0))
     assert terms["kd"].item() == pytest.approx(16 * kl, rel=1e-6)
+
+
+def test_binary_kl_by_hand_and_finite_where_a_softmax_saturates():
+    from gkd.distill.losses import binary_kl
+
+    p_t, p_s = torch.tensor([0.8, 1.0, 0.0, 1.0]), torch.tensor([0.5, 0.5, 0.25, 1.0])
+    expected = [0.8 * math.log(0.8 / 0.5) + 0.2 * math.log(0.2 / 0.5), math.log(2.0), math.log(1 / 0.75), 0.0]
+    got = binary_kl(p_t, p_s)
+    assert torch.isfinite(got).all()  # float32 1 - 1e-8 == 1: an old clamp let 0 * log 0 through as NaN
+    assert got.tolist() == pytest.approx(expected, abs=2e-5)
+    saturated = torch.tensor([[200.0, 0.0]]).softmax(-1)[:, 0]  # exactly 1.0 in float32
+    student = torch.tensor([0.3], requires_grad=True)
+    binary_kl(saturated, student).sum().backward()
+    assert saturated.item() == 1.0 and torch.isfinite(student.grad).all()

@@ -48,10 +48,13 @@ def soft_target_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: 
 MASKED_LOGIT = -1e9
 
 
-def binary_kl(p_teacher: Tensor, p_student: Tensor, eps: float = 1e-8) -> Tensor:
-    """Per-row KL([p_t, 1 - p_t] || [p_s, 1 - p_s]) between two Bernoulli distributions."""
-    p_t, p_s = p_teacher.clamp(eps, 1 - eps), p_student.clamp(eps, 1 - eps)
-    return p_t * (p_t / p_s).log() + (1 - p_t) * ((1 - p_t) / (1 - p_s)).log()
+def binary_kl(p_teacher: Tensor, p_student: Tensor, eps: float = 1e-6) -> Tensor:
+    """Per-row KL([p_t, 1 - p_t] || [p_s, 1 - p_s]) between two Bernoulli distributions. A
+    teacher probability of exactly 0 or 1 (a saturated softmax) contributes 0 log 0 = 0; the
+    student's is kept in [eps, 1 - eps] (eps large enough that 1 - eps < 1 in float32)."""
+    p_t, p_s = p_teacher.clamp(0.0, 1.0), p_student.clamp(eps, 1 - eps)
+    q_t = 1 - p_t
+    return torch.xlogy(p_t, p_t) - p_t * p_s.log() + torch.xlogy(q_t, q_t) - q_t * (1 - p_s).log()
 
 
 def masked_softmax_kl(student_logits: Tensor, teacher_logits: Tensor, mask: Tensor, temperature: float) -> Tensor:
