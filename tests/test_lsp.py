@@ -155,3 +155,27 @@ def test_spaced_pairs_deeper_teacher(synthetic):
     both = get("lsp", pairs=[(0, 0), (1, 0)])  # two teacher layers onto the student's one
     out = gkd.train_student(synthetic, teacher, gkd.ModelSpec("gcn", hidden=16), both, gkd.TrainConfig(epochs=3))
     assert all(math.isfinite(h["lsp"]) for h in out.history)
+
+
+def test_the_teacher_side_is_reused_while_its_rows_and_edges_stand_and_redone_when_they_change(monkeypatch):
+    from gkd.distill import lsp as lsp_module
+
+    calls = []
+    real = lsp_module.teacher_neighbourhoods
+    monkeypatch.setattr(lsp_module, "teacher_neighbourhoods", lambda *a, **k: calls.append(1) or real(*a, **k))
+    torch.manual_seed(0)
+    edge_index = torch.tensor([[0, 1, 2, 3, 1], [1, 2, 3, 0, 0]])
+    h_t = torch.randn(4, 5)
+    distiller = get("lsp")
+    distiller.pairs = [(-1, -1)]
+    batch = Batch(Data(edge_index=edge_index, num_nodes=4), torch.zeros(4, dtype=torch.long),
+                  torch.ones(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool))
+    h_s = torch.randn(4, 3, requires_grad=True)
+    first = distiller.pair_loss(h_s, h_t.detach(), None, batch)
+    again = distiller.pair_loss(h_s, h_t.detach(), None, batch)  # a new view of the same rows: reused
+    assert len(calls) == 1
+    assert again.item() == first.item() == lsp_loss(h_s, h_t, edge_index).item()
+    h_t.mul_(2.0)  # changed in place: its version moves, the teacher side is redone
+    calls.clear()
+    changed = distiller.pair_loss(h_s, h_t.detach(), None, batch)
+    assert len(calls) == 1 and changed.item() == pytest.approx(lsp_loss(h_s, h_t, edge_index).item())

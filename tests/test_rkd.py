@@ -24,6 +24,25 @@ def test_triplet_angles_by_hand():
     assert a[1, 0, 0].item() == pytest.approx(1.0)
 
 
+def _unit_difference_angles(h):
+    e = torch.nn.functional.normalize(h.unsqueeze(0) - h.unsqueeze(1), dim=-1)  # the definition, n^3 d
+    return e @ e.transpose(1, 2)
+
+
+def test_triplet_angles_equal_the_unit_differences_with_gradients_and_repeated_rows():
+    torch.manual_seed(0)
+    h = (torch.randn(40, 16) + 3.0).relu()
+    h[7] = h[3]  # a repeated row: its difference has no direction, its cosines are 0
+    fast = triplet_angles(h)
+    assert torch.allclose(fast, _unit_difference_angles(h), atol=2e-5)
+    assert fast[3, 7].abs().max().item() == 0.0 and fast[7, :, 3].abs().max().item() == 0.0
+    # the gradient against finite differences (float64; the unit-difference form's own gradient is
+    # off there by rounding: normalize's 1 / eps slope at the zero differences i = j)
+    small = torch.randn(6, 3, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(6, 6, 6, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda x: (triplet_angles(x) * weights).sum(), (small,), rtol=1e-6, atol=1e-8)
+
+
 def test_rkd_ignores_scale_and_rotation_but_not_shape():
     torch.manual_seed(0)
     t = torch.randn(10, 4)

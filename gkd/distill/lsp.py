@@ -46,11 +46,21 @@ def edge_log_softmax(scores: Tensor, index: Tensor, num_nodes: int) -> Tensor:
     return shifted - total.log()[index]
 
 
-def lsp_loss(h_s: Tensor, h_t: Tensor, edge_index: Tensor, kernel: str = "distance", **kernel_options) -> Tensor:
+def teacher_neighbourhoods(h_t: Tensor, edge_index: Tensor, kernel: str = "distance", **kernel_options) -> Tensor:
+    """The teacher's side of ``lsp_loss``: log of each node's distribution over its incoming
+    edges (no gradient)."""
+    with torch.no_grad():
+        scores = edge_scores(h_t.detach(), edge_index, kernel, **kernel_options)
+        return edge_log_softmax(scores, edge_index[1], h_t.size(0))
+
+
+def lsp_loss(h_s: Tensor, h_t: Tensor, edge_index: Tensor, kernel: str = "distance",
+             teacher_log_p: Tensor | None = None, **kernel_options) -> Tensor:
     """Mean over the nodes with at least one incoming edge of KL(teacher || student) between the
     two distributions over the node's incoming neighbours, each an edge softmax of
     ``edge_scores``. The widths of ``h_s`` and ``h_t`` may differ; the teacher side gets no
-    gradient. Zero (keeping the graph) when there is no edge."""
+    gradient (``teacher_log_p``: that side already computed, ``teacher_neighbourhoods``). Zero
+    (keeping the graph) when there is no edge."""
     if h_s.size(0) != h_t.size(0):
         raise MismatchError(f"lsp: the student's representation has {h_s.size(0)} rows and the teacher's "
                             f"{h_t.size(0)}; both must describe the graph's nodes")
@@ -61,8 +71,8 @@ def lsp_loss(h_s: Tensor, h_t: Tensor, edge_index: Tensor, kernel: str = "distan
         raise MismatchError(f"lsp: the edges name node {int(edge_index.max())} but the representations "
                             f"have {num_nodes} rows")
     target = edge_index[1]
-    with torch.no_grad():
-        log_p_t = edge_log_softmax(edge_scores(h_t.detach(), edge_index, kernel, **kernel_options), target, num_nodes)
+    log_p_t = teacher_log_p if teacher_log_p is not None else teacher_neighbourhoods(h_t, edge_index, kernel,
+                                                                                      **kernel_options)
     log_p_s = edge_log_softmax(edge_scores(h_s, edge_index, kernel, **kernel_options), target, num_nodes)
     per_edge = log_p_t.exp() * (log_p_t - log_p_s)  # log-probabilities are finite: no 0 * log 0
     has_incoming = torch.zeros(num_nodes, dtype=torch.bool, device=h_s.device)
@@ -104,12 +114,31 @@ class LSP(RepresentationDistiller):
             raise ValueError(f"lsp: s and sigma must be positive, got s={s}, sigma={sigma}")
         self.weight, self.kernel = weight, kernel
         self.kernel_options = dict(s=s, c=c, d=d, sigma=sigma)
+        self._teacher_memo: dict[tuple, tuple[Tensor, Tensor, Tensor]] = {}
 
     def make_bridge(self, student_dim: int, teacher_dim: int) -> nn.Module:
         return nn.Identity()  # the distributions are compared, not the representations
 
     def pair_loss(self, h_s: Tensor, h_t: Tensor, bridge: nn.Module, batch: Batch) -> Tensor:
-        return lsp_loss(h_s, h_t, batch.data.edge_index, self.kernel, **self.kernel_options)
+        edge_index = batch.data.edge_index
+        if edge_index.numel() == 0 or h_s.size(0) != h_t.size(0) or int(edge_index.max()) >= h_t.size(0):
+            return lsp_loss(h_s, h_t, edge_index, self.kernel, **self.kernel_options)  # its own refusals
+        return lsp_loss(h_s, h_t, edge_index, self.kernel, self._teacher_side(h_t, edge_index),
+                        **self.kernel_options)
+
+    def _teacher_side(self, h_t: Tensor, edge_index: Tensor) -> Tensor:
+        """The teacher's neighbourhood distributions, computed once for as long as the same
+        teacher rows and edges come back (full-batch training: every step). The tensors are
+        held, so their memory cannot be reused for other values while the key stands; an in-place
+        change bumps their version and so the key."""
+        key = tuple((t.data_ptr(), tuple(t.shape), t.stride(), t._version) for t in (h_t, edge_index))
+        held = self._teacher_memo.get(key)
+        if held is None:
+            if len(self._teacher_memo) >= len(self.pairs or [None]):  # one entry per pair, the latest ones
+                self._teacher_memo.clear()
+            held = (h_t, edge_index, teacher_neighbourhoods(h_t, edge_index, self.kernel, **self.kernel_options))
+            self._teacher_memo[key] = held
+        return held[2]
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None
