@@ -5,9 +5,9 @@ teacher is trained once (or taken from the cache); then every method trains the 
 student (a method that brings its own student trains that one, and is compared with that
 student alone) for ``--epochs`` epochs, in ``--rounds`` rounds in which the methods take turns,
 all in this one process. The figure is the median training-epoch time (the epoch's loss passes
-and optimiser steps; validation is timed apart and left out) over every epoch after the first
-of each round; the ratio is over the same student trained alone (``none``). The bound: 1.5x the
-student alone, or 1 + K for a method whose definition adds K extra forward-backward passes per
+and optimiser steps; validation is timed apart and left out) over the epochs of each round
+after its first ``--warmup``; the ratio is over the same student trained alone (``none``). The
+bound: 1.5x the student alone, or 1 + K for a method whose definition adds K extra passes per
 step (``Distiller.extra_passes``: faithful KD's and NOSMOG's PGD steps).
 
     python -m benchmarks.cost --root DIR --page docs/results/cost.md
@@ -29,14 +29,16 @@ from .protocols import protocol
 DATASETS = ("cora", "citeseer")
 
 
-def epoch_times(task, teacher, student, method: str, config, seed: int) -> list[float]:
-    """The training-epoch times of one run of ``method`` on ``student``, its first epoch left out."""
+def epoch_times(task, teacher, student, method: str, config, seed: int, warmup: int) -> list[float]:
+    """The training-epoch times of one run of ``method`` on ``student``, its first ``warmup``
+    epochs left out (the process's memory is still being mapped then: early epochs run several
+    times slower than later ones)."""
     seed_everything(seed)
     result = gkd.train_student(task, teacher, student, method, config, seed=seed)
-    return [h["epoch_seconds"] for h in result.history[1:]]
+    return [h["epoch_seconds"] for h in result.history[warmup:]]
 
 
-def measure(dataset: str, root: str | None, epochs: int, rounds: int, seed: int) -> list[dict]:
+def measure(dataset: str, root: str | None, epochs: int, rounds: int, seed: int, warmup: int) -> list[dict]:
     """One row per method: median epoch seconds, the student alone's, the ratio and the bound."""
     proto = protocol(dataset)
     task = gkd.data.load(dataset, root, split=proto.split, seed=seed)
@@ -50,7 +52,7 @@ def measure(dataset: str, root: str | None, epochs: int, rounds: int, seed: int)
     for _ in range(rounds):  # methods take turns: a slow spell of the machine hits them all alike
         for method, spec in runs:
             config = replace(proto.config_for(spec), epochs=epochs, patience=epochs)
-            samples[(method, spec.label())] += epoch_times(task, teacher, spec, method, config, seed)
+            samples[(method, spec.label())] += epoch_times(task, teacher, spec, method, config, seed, warmup)
     rows = []
     for method, spec in runs:
         if method == "none":
@@ -78,17 +80,18 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default=",".join(DATASETS), help="comma-separated node datasets")
     parser.add_argument("--root", default=None)
-    parser.add_argument("--epochs", type=int, default=6, help="epochs per run (the first is not counted)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per run")
+    parser.add_argument("--warmup", type=int, default=5, help="epochs of each run not counted")
     parser.add_argument("--rounds", type=int, default=3, help="rounds in which the methods take turns")
     parser.add_argument("--seed", type=int, default=0)
     pages.add_page_option(parser)
     args = parser.parse_args(argv)
-    if args.epochs < 2 or args.rounds < 1:
-        print("error: --epochs must be at least 2 and --rounds at least 1", file=sys.stderr)
+    if args.rounds < 1 or not 0 <= args.warmup < args.epochs:
+        print("error: --rounds must be at least 1 and --warmup between 0 and --epochs - 1", file=sys.stderr)
         return 2
     measured = pages.provenance()
     rows = [row for name in args.dataset.split(",") for row in measure(name.strip(), args.root, args.epochs,
-                                                                       args.rounds, args.seed)]
+                                                                       args.rounds, args.seed, args.warmup)]
     text = table(rows)
     print(text)
     pages.write_if_asked(args.page, "benchmarks.cost", argv, "What each method costs per epoch", measured, text)

@@ -5,6 +5,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 
 from .base import LayerStack
+from .sparse_input import SparseInputLinear
 from .zoo import register
 
 
@@ -21,7 +22,9 @@ class MLP(LayerStack):
         return self.head is None
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:
-        return nn.Linear(in_dim, out_dim)
+        # an nn.Linear that reads repeated mostly-zero inputs (bag-of-words features) as CSR; a
+        # hidden layer's inputs are new tensors each pass, so it behaves as nn.Linear there
+        return SparseInputLinear(in_dim, out_dim)
 
     def apply_layer(self, layer: nn.Module, h: Tensor, data: Data) -> Tensor:
         return layer(h)
