@@ -159,6 +159,8 @@ _CIFAR = Protocol(
 
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
+    # the same protocol on the papers' graphs (largest connected component, the authors' split drawing)
+    "cora-lcc": _CITATION, "citeseer-lcc": _CITATION, "pubmed-lcc": _CITATION,
     "ogbn-arxiv": _OGB_NODE, "ogbn-products": _OGB_NODE,
     # the OGB node protocol on the synthetic graphs of the same shapes (their split is drawn at random)
     "synthetic-arxiv": replace(_OGB_NODE, split="random"), "synthetic-products": replace(_OGB_NODE, split="random"),

@@ -1,7 +1,10 @@
 """Loaders: real Planetoid files, the CPF split, embedded synthetic tasks."""
+import numpy as np
 import torch
 
 import gkd
+from gkd.data.splits import per_class_split_numpy
+from gkd.graph.components import induced_subgraph, largest_component, undirected_simple
 
 
 def test_cora_from_disk(shared_root):
@@ -70,3 +73,41 @@ def test_random_split_covers_every_real_node_once(shared_root):
     assert sum(sizes) == 3327 - 15 and sizes[0] == round(0.6 * (3327 - 15))
     everything = torch.cat(list(task.split.values()))
     assert everything.unique().numel() == everything.numel()
+
+
+def test_the_papers_graphs_are_the_largest_components_of_the_planetoid_graphs(shared_root):
+    for name, nodes, edges, classes in (("cora-lcc", 2485, 5069, 7), ("citeseer-lcc", 2110, 3668, 6)):
+        task = gkd.data.load(name, shared_root, seed=0)
+        e = task.data.edge_index
+        assert (task.data.num_nodes, e.size(1), task.num_classes) == (nodes, 2 * edges, classes)  # CPF's copy
+        assert not (e[0] == e[1]).any()
+        assert torch.equal(undirected_simple(e, nodes), e)  # symmetric, each edge once per direction
+        assert largest_component(e, nodes).numel() == nodes  # connected
+        sizes = {part: index.numel() for part, index in task.split.items()}
+        assert sizes == {"train": 20 * classes, "valid": 30 * classes, "test": nodes - 50 * classes}
+        counts = torch.bincount(task.data.y[task.split["train"]], minlength=classes)
+        assert counts.tolist() == [20] * classes
+    first, again, other = (gkd.data.load("cora-lcc", shared_root, seed=s).split["train"] for s in (0, 0, 1))
+    assert torch.equal(first, again) and not torch.equal(first, other)
+
+
+def test_the_authors_split_procedure_by_hand():
+    # numpy's RandomState(seed).choice over each class's nodes in id order, train for every class
+    # first, then validation from what is left: the procedure of GLNN's and CPF's get_train_val_test_split
+    y = torch.tensor([0, 1, 0, 1, 0, 1, 0, 1, 0, 1])
+    state = np.random.RandomState(3)
+    train = np.concatenate([state.choice([0, 2, 4, 6, 8], 2, replace=False),
+                            state.choice([1, 3, 5, 7, 9], 2, replace=False)])
+    left = [[i for i in (0, 2, 4, 6, 8) if i not in train], [i for i in (1, 3, 5, 7, 9) if i not in train]]
+    valid = np.concatenate([state.choice(left[0], 1, replace=False), state.choice(left[1], 1, replace=False)])
+    split = per_class_split_numpy(y, 2, 1, seed=3)
+    assert split["train"].tolist() == sorted(train.tolist()) and split["valid"].tolist() == sorted(valid.tolist())
+    assert split["test"].tolist() == sorted(set(range(10)) - set(train.tolist()) - set(valid.tolist()))
+
+
+def test_components_and_simple_undirected_edges_by_hand():
+    edges = torch.tensor([[0, 1, 1, 2, 3, 4, 4], [1, 0, 1, 0, 4, 5, 5]])  # a self-loop, repeats, one-way edges
+    simple = undirected_simple(edges, 7)
+    assert simple.t().tolist() == [[0, 1], [0, 2], [1, 0], [2, 0], [3, 4], [4, 3], [4, 5], [5, 4]]
+    assert largest_component(simple, 7).tolist() == [0, 1, 2]  # size 3 twice: the one with node 0; node 6 alone
+    assert induced_subgraph(simple, torch.tensor([3, 4, 5]), 7).t().tolist() == [[0, 1], [1, 0], [1, 2], [2, 1]]

@@ -15,9 +15,10 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from ..errors import DataNotFoundError, InvalidDataError
+from ..graph.components import induced_subgraph, largest_component, undirected_simple
 from .catalog import register
 from .pickles import SparseRows, load_pickle
-from .splits import per_class_split, random_split
+from .splits import per_class_split, per_class_split_numpy, random_split
 from .task import Task
 from .validation import where
 
@@ -26,8 +27,53 @@ RAW_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
 SPLITS = ("public", "cpf", "random")
 
 
-@register(*NAMES, kind="node", splits=SPLITS,
-          files=lambda name: f"planetoid/{NAMES[name]}/raw/ind.{name}.{{{','.join(RAW_PARTS)}}}")
+LCC_NAMES = {f"{name}-lcc": name for name in NAMES}
+LCC_SPLITS = ("cpf", "random")
+
+
+def _raw_files(name: str) -> str:
+    base = LCC_NAMES.get(name, name)
+    return f"planetoid/{NAMES[base]}/raw/ind.{base}.{{{','.join(RAW_PARTS)}}}"
+
+
+@register(*LCC_NAMES, kind="node", splits=LCC_SPLITS, files=_raw_files)
+def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0, download: bool = False,
+                       normalize_features: bool = False) -> Task:
+    """The graph the GNN-to-MLP papers (GLNN, CPF, NOSMOG, KRD, VQGraph) train on: the Planetoid
+    graph made unweighted and undirected, self-loops removed, its largest connected component kept
+    (GLNN's ``data.standardize()``), nodes renumbered in their original order. The ids PyG pads
+    into CiteSeer (15 missing test nodes, zero features, in no split) are not nodes here. Cora:
+    2,485 nodes and 5,069 undirected edges, CiteSeer 2,110 / 3,668: both exactly the papers' copy
+    (CPF's ``cora.npz`` and ``citeseer.npz``); with the padded ids CiteSeer's component would be
+    2,120 / 3,679. The node order is Planetoid's, not CPF's files'.
+
+    ``cpf``: 20 train / 30 valid labels per class drawn as the authors' code draws them
+    (``splits.per_class_split_numpy``: numpy's RandomState(seed), class by class), the rest test;
+    ``random``: 60 / 20 / 20 of the component's nodes. The split follows the papers' procedure and
+    seeds, but draws other nodes than theirs for the same seed, since their files order the nodes
+    otherwise."""
+    base = LCC_NAMES[name]
+    if split not in LCC_SPLITS:
+        raise ValueError(f"unknown split {split!r} for {name}; valid splits: {', '.join(LCC_SPLITS)}")
+    data = _read(base, Path(root), download)
+    real = _real_nodes(data)
+    x = _row_normalised(data.x) if normalize_features else data.x
+    edges = undirected_simple(data.edge_index, int(data.num_nodes))
+    in_release = torch.zeros(int(data.num_nodes), dtype=torch.bool)
+    in_release[real] = True
+    edges = edges[:, in_release[edges[0]] & in_release[edges[1]]]  # CiteSeer's padded ids are not nodes
+    nodes = largest_component(edges, int(data.num_nodes))
+    graph = Data(x=x[nodes], edge_index=induced_subgraph(edges, nodes, int(data.num_nodes)), y=data.y[nodes],
+                 num_nodes=nodes.numel())
+    if split == "cpf":
+        indices = per_class_split_numpy(graph.y, 20, 30, seed)
+    else:
+        indices = random_split(nodes.numel(), (0.6, 0.2, 0.2), seed)
+    return Task(name=name, kind="node", data=graph, split=indices, num_classes=int(data.y.max()) + 1,
+                info={"split": split, "split_seed": seed, "graph": "largest connected component"})
+
+
+@register(*NAMES, kind="node", splits=SPLITS, files=_raw_files)
 def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, download: bool = False,
                    normalize_features: bool = False) -> Task:
     """Load a Planetoid graph with the ``public`` split, the ``cpf`` split (20 train / 30 valid
@@ -36,20 +82,9 @@ def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, 
     as released (GLNN and CPF train on them so); ``normalize_features`` row-normalises them."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for {name}; valid splits: {', '.join(SPLITS)}")
-    pretty = NAMES[name]
-    raw_dir = Path(root) / "planetoid" / pretty / "raw"
-    files = [raw_dir / f"ind.{name}.{part}" for part in RAW_PARTS]
-    if not all(f.exists() for f in files):
-        if not download:
-            missing = "\n  ".join(str(f) for f in files if not f.exists())
-            raise DataNotFoundError(
-                f"{pretty} is not on disk. Place the Planetoid raw files here:\n  {missing}\n"
-                f"(the root is {root}; set it with --root or GKD_DATA_ROOT), or pass "
-                f"download=True (CLI --download) to fetch them when a network is available."
-            )
-        _download(pretty, Path(root) / "planetoid")
-    data = read_raw(raw_dir, name)
-    x = data.x / data.x.sum(dim=1, keepdim=True).clamp(min=1) if normalize_features else data.x
+    raw_dir = Path(root) / "planetoid" / NAMES[name] / "raw"
+    data = _read(name, Path(root), download)
+    x = _row_normalised(data.x) if normalize_features else data.x
     graph = Data(x=x, edge_index=data.edge_index, y=data.y, num_nodes=data.num_nodes)
     if split == "public":
         masks = {"train": data.train_mask, "valid": data.val_mask, "test": data.test_mask}
@@ -66,6 +101,27 @@ def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, 
                     info={"split": split, "split_seed": None if split == "public" else seed})
     except InvalidDataError as exc:
         raise where(files)(exc) from exc
+
+
+def _read(name: str, root: Path, download: bool) -> Data:
+    """The raw files of ``name`` read (``read_raw``), fetched first when missing and ``download``."""
+    pretty = NAMES[name]
+    raw_dir = root / "planetoid" / pretty / "raw"
+    files = [raw_dir / f"ind.{name}.{part}" for part in RAW_PARTS]
+    if not all(f.exists() for f in files):
+        if not download:
+            missing = "\n  ".join(str(f) for f in files if not f.exists())
+            raise DataNotFoundError(
+                f"{pretty} is not on disk. Place the Planetoid raw files here:\n  {missing}\n"
+                f"(the root is {root}; set it with --root or GKD_DATA_ROOT), or pass "
+                f"download=True (CLI --download) to fetch them when a network is available."
+            )
+        _download(pretty, root / "planetoid")
+    return read_raw(raw_dir, name)
+
+
+def _row_normalised(x: Tensor) -> Tensor:
+    return x / x.sum(dim=1, keepdim=True).clamp(min=1)
 
 
 def _matrix(value: object, path: Path) -> Tensor:

@@ -1,6 +1,7 @@
 """Split helpers shared by the loaders."""
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -46,3 +47,32 @@ def random_split(num_items: int, fractions: tuple[float, float, float], seed: in
         "valid": order[n_train : n_train + n_valid].sort().values,
         "test": order[n_train + n_valid :].sort().values,
     }
+
+
+def per_class_split_numpy(y: Tensor, train_per_class: int, valid_per_class: int, seed: int) -> dict[str, Tensor]:
+    """The CPF split as GLNN's and CPF's code draws it (their ``get_train_val_test_split``): one
+    ``numpy.random.RandomState(seed)``; for each class in ascending order, ``train_per_class``
+    nodes chosen without replacement from that class's nodes in id order; then, class by class
+    again, ``valid_per_class`` from the rest; every other node is test. The same seed on the same
+    graph (node order and labels) gives the authors' split; indices returned in ascending order."""
+    state = np.random.RandomState(seed)
+    labels = y.numpy()
+    classes = np.unique(labels)
+
+    def draw(count: int, taken: np.ndarray) -> np.ndarray:
+        chosen = []
+        for c in classes:
+            members = np.flatnonzero((labels == c) & ~taken)
+            if members.size < count:
+                raise ValueError(f"class {int(c)} has {members.size} nodes left, fewer than the {count} the "
+                                 f"split needs")
+            chosen.append(state.choice(members, count, replace=False))
+        return np.concatenate(chosen)
+
+    taken = np.zeros(labels.size, dtype=bool)
+    train = draw(train_per_class, taken)
+    taken[train] = True
+    valid = draw(valid_per_class, taken)
+    taken[valid] = True
+    return {name: torch.from_numpy(np.sort(part)).long()
+            for name, part in (("train", train), ("valid", valid), ("test", np.flatnonzero(~taken)))}
