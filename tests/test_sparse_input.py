@@ -58,3 +58,13 @@ def test_features_seen_again_between_other_inputs_go_sparse(monkeypatch):
     layer(x[:10])  # evaluation on some rows between two training passes
     layer(x)
     assert used == [1]
+
+
+def test_new_row_blocks_at_a_reused_address_stay_dense(monkeypatch):
+    layer = SparseInputLinear(40, 8)
+    used = []
+    monkeypatch.setattr(sparse_input._SparseLinear, "apply", lambda *a: used.append(1))
+    x = _bag_of_words()
+    for _ in range(4):  # as prediction on a block of rows does: a fresh tensor each call, often at the same address
+        layer(x[:30].clone())
+    assert used == []

@@ -11,6 +11,7 @@ take the dense path unchanged.
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +65,9 @@ class SparseInputLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__(in_features, out_features, bias)
         self._rows: _SparseRows | None = None
-        self._seen: list[tuple] = []  # the keys of the last few inputs seen once (training and evaluation alternate)
+        # the last few inputs seen once (training and evaluation alternate), held weakly: a freed
+        # input's address can come back for another tensor, which must not count as seen
+        self._seen: list[tuple[tuple, weakref.ref]] = []
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.device.type != "cpu" or x.requires_grad or x.layout != torch.strided \
@@ -72,8 +75,9 @@ class SparseInputLinear(nn.Linear):
             return super().forward(x)
         key = _key(x)
         if self._rows is None or self._rows.key != key:
-            if key not in self._seen:  # seen once: dense (a mini-batch's rows are new each time)
-                self._seen = self._seen[-(SEEN - 1):] + [key]
+            if not any(k == key and ref() is not None for k, ref in self._seen):
+                # seen once: dense (a mini-batch's or an evaluation's rows are new tensors each time)
+                self._seen = self._seen[-(SEEN - 1):] + [(key, weakref.ref(x))]
                 return super().forward(x)
             self._rows = _SparseRows(x)  # the same features again (full-batch training): worth the CSR
         if not self._rows.sparse:
