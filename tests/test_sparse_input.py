@@ -32,10 +32,15 @@ def test_repeated_sparse_input_gives_the_dense_layer_and_its_gradients(monkeypat
     assert len(used) == 2
 
 
-def test_dense_changed_or_perturbed_inputs_take_the_dense_path(monkeypatch):
-    layer = SparseInputLinear(40, 8)
+def _recording_layer(monkeypatch):
+    """A layer whose sparse products are recorded (one entry per product) instead of run."""
     used = []
     monkeypatch.setattr(sparse_input._SparseLinear, "apply", lambda *a: used.append(1))
+    return SparseInputLinear(40, 8), used
+
+
+def test_dense_changed_or_perturbed_inputs_take_the_dense_path(monkeypatch):
+    layer, used = _recording_layer(monkeypatch)
     dense_x = torch.randn(50, 40)
     layer(dense_x), layer(dense_x)  # too dense
     x = _bag_of_words()
@@ -50,9 +55,7 @@ def test_dense_changed_or_perturbed_inputs_take_the_dense_path(monkeypatch):
 
 
 def test_features_seen_again_between_other_inputs_go_sparse(monkeypatch):
-    layer = SparseInputLinear(40, 8)
-    used = []
-    monkeypatch.setattr(sparse_input._SparseLinear, "apply", lambda *a: used.append(1))
+    layer, used = _recording_layer(monkeypatch)
     x = _bag_of_words()
     layer(x)
     layer(x[:10])  # evaluation on some rows between two training passes
@@ -61,9 +64,7 @@ def test_features_seen_again_between_other_inputs_go_sparse(monkeypatch):
 
 
 def test_new_row_blocks_at_a_reused_address_stay_dense(monkeypatch):
-    layer = SparseInputLinear(40, 8)
-    used = []
-    monkeypatch.setattr(sparse_input._SparseLinear, "apply", lambda *a: used.append(1))
+    layer, used = _recording_layer(monkeypatch)
     x = _bag_of_words()
     for _ in range(4):  # as prediction on a block of rows does: a fresh tensor each call, often at the same address
         layer(x[:30].clone())
