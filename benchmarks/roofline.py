@@ -143,7 +143,7 @@ def worker(library: str, dataset: str, steps: int, out: Path) -> int:
 
     result["step_s"] = _median_time(step, steps)
     result["inference_s"] = _median_time(infer, steps)
-    result["sampled_s"] = sampled_batch_seconds(library, task, model if library == "gkd" else None)
+    result["sampled_s"] = sampled_batch_seconds(library, task, spec, model if library == "gkd" else None)
     if library == "gkd":
         dims = [task.num_features] + [spec.hidden] * (spec.num_layers - 1) + [task.num_classes]
         ops = sage_ops(data.num_nodes, dims)
@@ -152,11 +152,13 @@ def worker(library: str, dataset: str, steps: int, out: Path) -> int:
     return 0
 
 
-def sampled_batch_seconds(library: str, task, gkd_model=None) -> float:
+def sampled_batch_seconds(library: str, task, spec, gkd_model=None) -> float:
     """The median time of one sampled training batch over ``SAMPLED_BATCHES`` batches (after one
-    untimed): ``SAMPLED_SEEDS`` seed nodes, fan-outs ``SAMPLED_FANOUTS`` (seeds' hop first), SAGE
-    3x256, each library's own pipeline: sampling, feature gather, forward, backward, Adam. gkd:
-    its ``NeighbourSampler`` and its layers over the trimmed subgraph; DGL: its
+    untimed): ``SAMPLED_SEEDS`` seed nodes, fan-outs ``SAMPLED_FANOUTS`` (seeds' hop first; one
+    per layer, the first ``spec.num_layers`` of them), the
+    stack of ``spec`` (SAGE 3x256; gkd's own model when gkd is timed), each library's own pipeline:
+    sampling, feature gather, forward, backward, Adam. gkd: its ``NeighbourSampler`` and its
+    layers over the trimmed subgraph; DGL: its
     ``NeighborSampler`` (fan-outs listed input layer first), blocks and ``SAGEConv``."""
     import torch
     from torch import nn
@@ -164,13 +166,14 @@ def sampled_batch_seconds(library: str, task, gkd_model=None) -> float:
     from gkd.graph.sampling import NeighbourSampler
 
     data = task.data
+    fanouts = list(SAMPLED_FANOUTS[: spec.num_layers])
     train = task.split["train"]
     generator = torch.Generator().manual_seed(0)
     batches = [train[torch.randperm(train.numel(), generator=generator)[:SAMPLED_SEEDS]]
                for _ in range(SAMPLED_BATCHES + 1)]
     if library == "gkd":
         model = gkd_model
-        sampler = NeighbourSampler(data, list(SAMPLED_FANOUTS), SAMPLED_SEEDS, seed=0)
+        sampler = NeighbourSampler(data, fanouts, SAMPLED_SEEDS, seed=0)
 
         def one(seeds):
             sub = sampler.subgraph(seeds, generator)
@@ -182,17 +185,16 @@ def sampled_batch_seconds(library: str, task, gkd_model=None) -> float:
         from dgl.nn import SAGEConv as DglSAGEConv
 
         graph = dgl.graph((data.edge_index[0], data.edge_index[1]), num_nodes=data.num_nodes)
-        sampler = dgl.dataloading.NeighborSampler(list(reversed(SAMPLED_FANOUTS)))
-        dims = [task.num_features, 256, 256, task.num_classes]
-        convs = nn.ModuleList(DglSAGEConv(dims[i], dims[i + 1], "mean") for i in range(3))
-        model = convs
+        sampler = dgl.dataloading.NeighborSampler(list(reversed(fanouts)))
+        dims = [task.num_features] + [spec.hidden] * (spec.num_layers - 1) + [task.num_classes]
+        model = convs = nn.ModuleList(DglSAGEConv(dims[i], dims[i + 1], "mean") for i in range(len(dims) - 1))
 
         def one(seeds):
             input_nodes, output_nodes, blocks = sampler.sample_blocks(graph, seeds)
             h = data.x[input_nodes]
             for i, (conv, block) in enumerate(zip(convs, blocks)):
                 h = conv(block, (h, h[: block.num_dst_nodes()]))
-                h = torch.relu(h) if i < 2 else h
+                h = torch.relu(h) if i < len(convs) - 1 else h
             return nn.functional.cross_entropy(h, data.y[output_nodes])
     optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
     model.train()

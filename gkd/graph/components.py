@@ -7,15 +7,12 @@ import scipy.sparse as sp
 import torch
 from scipy.sparse.csgraph import connected_components
 from torch import Tensor
+from torch_geometric.utils import remove_self_loops, to_undirected
 
 
 def undirected_simple(edge_index: Tensor, num_nodes: int) -> Tensor:
     """Every edge in both directions, once each, without self-loops (sorted by source, then target)."""
-    src, dst = edge_index
-    keep = src != dst
-    both = torch.cat([torch.stack([src[keep], dst[keep]]), torch.stack([dst[keep], src[keep]])], dim=1)
-    key = torch.unique(both[0] * num_nodes + both[1])
-    return torch.stack([key // num_nodes, key % num_nodes])
+    return to_undirected(remove_self_loops(edge_index)[0], num_nodes=num_nodes)
 
 
 def largest_component(edge_index: Tensor, num_nodes: int) -> Tensor:
