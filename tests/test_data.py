@@ -1,5 +1,6 @@
 """Loaders: real Planetoid files, the CPF split, embedded synthetic tasks."""
 import numpy as np
+import pytest
 import torch
 
 import gkd
@@ -111,3 +112,21 @@ def test_components_and_simple_undirected_edges_by_hand():
     assert simple.t().tolist() == [[0, 1], [0, 2], [1, 0], [2, 0], [3, 4], [4, 3], [4, 5], [5, 4]]
     assert largest_component(simple, 7).tolist() == [0, 1, 2]  # size 3 twice: the one with node 0; node 6 alone
     assert induced_subgraph(simple, torch.tensor([3, 4, 5]), 7).t().tolist() == [[0, 1], [1, 0], [1, 2], [2, 1]]
+
+
+def test_normalize_features_divides_each_row_by_its_sum_and_keeps_zero_rows():
+    x = torch.tensor([[1.0, 0.0, 3.0], [0.0, 0.0, 0.0], [2.0, 2.0, 0.0]])
+    assert gkd.data.row_normalised(x).tolist() == [[0.25, 0.0, 0.75], [0.0, 0.0, 0.0], [0.5, 0.5, 0.0]]
+    raw = gkd.data.load("synthetic", seed=0)
+    normal = gkd.data.load("synthetic", seed=0, normalize_features=True)
+    sums = raw.data.x.sum(dim=1, keepdim=True)
+    assert torch.allclose(normal.data.x, raw.data.x / sums)
+    assert normal.info["features"] == "row-normalised" and raw.data.x.sum(dim=1).std() > 0  # raw left alone
+    assert normal.fingerprint() != raw.fingerprint()  # teacher caches tell them apart
+    with pytest.raises(ValueError, match="normalize_features applies to node tasks.*'synthetic-graphs' is a graph"):
+        gkd.data.load("synthetic-graphs", normalize_features=True)
+
+
+def test_normalized_citation_features_sum_to_one_per_row(shared_root):
+    task = gkd.data.load("cora-lcc", shared_root, seed=0, normalize_features=True)
+    assert torch.allclose(task.data.x.sum(dim=1), torch.ones(2485))

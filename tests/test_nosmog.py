@@ -1,11 +1,13 @@
 """NOSMOG: random walks, DeepWalk positions, the positional MLP and the loss terms."""
 import pytest
 import torch
+from torch_geometric.data import Data
 
 from gkd import ModelSpec, TrainConfig
 from gkd import data as gkd_data
 from gkd.distill import Batch, get
 from gkd.distill.nosmog import similarity_gap
+from gkd.errors import MismatchError
 from gkd.graph.walks import csr, deepwalk, random_walks, skipgram_pairs
 from gkd.train import train_student, train_teacher
 
@@ -108,3 +110,45 @@ def test_nosmog_adversarial_point_raises_the_loss():
     clean = sum(nosmog.terms(student(data).logits, t_logits, batch).values())
     attacked = sum(nosmog.terms(nosmog.perturbed_logits(t_logits, batch), t_logits, batch).values())
     assert attacked > clean
+
+
+def test_the_positional_student_reads_the_ids_of_a_block_of_rows_and_trains_on_node_batches():
+    task = gkd_data.load("synthetic", seed=0)
+    student = ModelSpec("nosmog", hidden=16).build(task).eval()
+    rows = torch.tensor([5, 0, 17])
+    whole = student(task.data).logits
+    block = student(Data(x=task.data.x[rows], n_id=rows, num_nodes=3)).logits
+    assert torch.allclose(block, whole[rows], atol=1e-6)  # each row's own position, not the first rows'
+    with pytest.raises(MismatchError, match="holds positions for 2000 nodes, the input has 3 rows and no node ids"):
+        student(Data(x=task.data.x[rows], num_nodes=3))
+    config = TrainConfig(epochs=2, lr=0.01, fanouts=(5, 5), batch_size=512)
+    teacher = train_teacher(task, ModelSpec("sage", hidden=16), TrainConfig(epochs=3), seed=0, use_cache=False)
+    batches = []
+    original = type(student).forward
+
+    def spy(self, data):
+        batches.append(data.x.size(0))
+        return original(self, data)
+
+    type(student).forward = spy
+    try:
+        train_student(task, teacher, ModelSpec("nosmog", hidden=16), "nosmog", config, seed=0, adv_weight=0.0)
+    finally:
+        type(student).forward = original
+    # node batches while training, no neighbours: 2000 nodes make 512, 512, 512 and 464 rows an epoch
+    assert batches.count(512) == 3 * 2 and batches.count(464) == 2
+
+
+def test_model_options_reach_the_walks_and_glorot_init_zeroes_biases():
+    task = gkd_data.load("synthetic", seed=0)
+    small = ModelSpec("nosmog", hidden=16, options=(("dim", 8), ("walk_length", 6))).build(task)
+    assert small.encoding.shape == (task.num_items, 8)
+    mlp = ModelSpec("mlp", hidden=16, init="glorot").build(task)
+    first = mlp.layers[0]
+    bound = (6 / (first.in_features + first.out_features)) ** 0.5
+    assert float(first.bias.detach().abs().max()) == 0.0 and float(first.weight.detach().abs().max()) <= bound
+    assert ModelSpec("mlp", init="glorot").label() == "mlp2x128-glorot" and ModelSpec("mlp").label() == "mlp2x128"
+    with pytest.raises(ValueError, match="unknown init 'he'; valid inits: default, glorot"):
+        ModelSpec("mlp", init="he")
+    with pytest.raises(TypeError, match="model 'mlp' has no option walk_length; its options: none"):
+        ModelSpec("mlp", options=(("walk_length", 3),)).build(task)

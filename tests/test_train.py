@@ -1,4 +1,5 @@
 """The trainer: best-validation selection, the teacher cache, and distillation that works."""
+import dataclasses
 import math
 import warnings
 
@@ -8,6 +9,8 @@ import torch
 import gkd
 from gkd import ModelSpec, TrainConfig
 from gkd.metrics import predictions_agree
+from gkd.train.cache import teacher_key
+from gkd.train.fitting import fit
 
 
 def test_fit_returns_the_best_validation_epoch():
@@ -129,3 +132,30 @@ def test_bf16_steps_train_under_autocast_and_return_fp32_logits():
         assert abs(a.scores["test"] - b.scores["test"]) < 0.1 and b.scores["test"] > 0.5
     with pytest.raises(ValueError, match="unknown precision 'fp16'; valid precisions: fp32, bf16"):
         gkd.train_teacher(task, ModelSpec("mlp"), TrainConfig(epochs=1, precision="fp16"), use_cache=False)
+
+
+def test_selection_last_keeps_the_final_weights_and_best_restores_the_best_epoch():
+    task = gkd.data.load("synthetic", seed=0)
+    config = TrainConfig(epochs=12, lr=0.05, patience=100)
+    runs = {}
+    for selection in ("best", "last"):
+        torch.manual_seed(0)
+        model = ModelSpec("mlp", hidden=16).build(task)
+        runs[selection] = fit(model, task, dataclasses.replace(config, selection=selection), seed=0)
+    best, last = runs["best"], runs["last"]
+    valid = [h["valid"] for h in best.history]
+    # the same training either way; only the returned epoch differs
+    assert valid == [h["valid"] for h in last.history] and len(valid) == 12
+    assert last.best_epoch == 11 and last.scores["valid"] == pytest.approx(valid[-1])
+    top = max(valid)
+    assert best.best_epoch == max(e for e, v in enumerate(valid) if v == top)
+    assert best.scores["valid"] == pytest.approx(top)
+    with pytest.raises(ValueError, match="unknown selection 'first'; valid selections: best, last"):
+        fit(ModelSpec("mlp").build(task), task, TrainConfig(epochs=1, selection="first"))
+
+
+def test_teacher_cache_key_tells_the_selection_rules_apart():
+    task = gkd.data.load("synthetic", seed=0)
+    spec = ModelSpec("mlp", hidden=8)
+    best, last = TrainConfig(epochs=3), TrainConfig(epochs=3, selection="last")
+    assert teacher_key(task, spec, best, 0) != teacher_key(task, spec, last, 0)

@@ -4,10 +4,13 @@ and the files it needs under the data root. A loader registers the names it load
 loader file needs no other edit."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from torch import Tensor
 
 from ..io import data_root
 from ..registry import Registry
@@ -57,8 +60,15 @@ def needs_files(name: str) -> bool:
     return DATASETS[name.lower()].files is not None
 
 
+def row_normalised(x: Tensor) -> Tensor:
+    """Each row of ``x`` divided by its sum; a row summing to 0 stays as it is (CPF's
+    ``normalize_features``; for binary bag-of-words features each row then sums to 1)."""
+    sums = x.sum(dim=1, keepdim=True)
+    return x / sums.masked_fill(sums == 0, 1)
+
+
 def load(name: str, root: str | os.PathLike | None = None, *, split: str | None = None, seed: int = 0,
-         download: bool = False, subset: int | None = None) -> Task:
+         download: bool = False, subset: int | None = None, normalize_features: bool = False) -> Task:
     """Load ``name`` as a ``Task``.
 
     ``root``: the data root (default ``GKD_DATA_ROOT`` or ``./datasets``). ``split``: one of the
@@ -67,7 +77,9 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
     have their official split. ``seed``: draws random splits and synthetic data. ``subset``: for
     CIFAR, that many training images (class-balanced) for a run that fits a CPU. ``download``:
     fetch missing OGB / Planetoid files (needs a network); otherwise a missing dataset raises
-    ``DataNotFoundError`` naming the files.
+    ``DataNotFoundError`` naming the files. ``normalize_features``: node tasks' features
+    row-normalised (``row_normalised``; CPF's code trains so, GLNN's and NOSMOG's on the raw
+    features); the task's fingerprint, hence its teacher caches, tells the two apart.
     """
     entry = DATASETS[name.lower()]
     split = entry.splits[0] if split is None else split
@@ -81,4 +93,12 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         options["split"] = split
     if entry.takes_subset:
         options["subset"] = subset
-    return entry.loader(entry.name, Path(data_root(root)), **options)
+    if normalize_features and entry.kind != "node":
+        raise ValueError(f"normalize_features applies to node tasks' feature rows; {entry.name!r} is a "
+                         f"{entry.kind} task: leave it False")
+    task = entry.loader(entry.name, Path(data_root(root)), **options)
+    if not normalize_features:
+        return task
+    graph = task.data.clone()
+    graph.x = row_normalised(graph.x.float())
+    return dataclasses.replace(task, data=graph, info={**task.info, "features": "row-normalised"})

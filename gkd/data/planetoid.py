@@ -37,8 +37,7 @@ def _raw_files(name: str) -> str:
 
 
 @register(*LCC_NAMES, kind="node", splits=LCC_SPLITS, files=_raw_files)
-def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0, download: bool = False,
-                       normalize_features: bool = False) -> Task:
+def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0, download: bool = False) -> Task:
     """The graph the GNN-to-MLP papers (GLNN, CPF, NOSMOG, KRD, VQGraph) train on: the Planetoid
     graph made unweighted and undirected, self-loops removed, its largest connected component kept
     (GLNN's ``data.standardize()``), nodes renumbered in their original order. The ids PyG pads
@@ -57,7 +56,7 @@ def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0,
         raise ValueError(f"unknown split {split!r} for {name}; valid splits: {', '.join(LCC_SPLITS)}")
     data = _read(base, Path(root), download)
     real = _real_nodes(data)
-    x = _row_normalised(data.x) if normalize_features else data.x
+    x = data.x
     edges = undirected_simple(data.edge_index, int(data.num_nodes))
     in_release = torch.zeros(int(data.num_nodes), dtype=torch.bool)
     in_release[real] = True
@@ -74,18 +73,17 @@ def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0,
 
 
 @register(*NAMES, kind="node", splits=SPLITS, files=_raw_files)
-def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, download: bool = False,
-                   normalize_features: bool = False) -> Task:
+def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, download: bool = False) -> Task:
     """Load a Planetoid graph with the ``public`` split, the ``cpf`` split (20 train / 30 valid
     labels per class, the rest test; drawn with ``seed``) or a ``random`` 60 / 20 / 20 split of
     all nodes (the "full-supervised" setting; drawn with ``seed``). Features are the binary bag of words
-    as released (GLNN and CPF train on them so); ``normalize_features`` row-normalises them."""
+    as released (GLNN trains on them so; ``gkd.data.load(..., normalize_features=True)``
+    row-normalises them, as CPF's code does)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r} for {name}; valid splits: {', '.join(SPLITS)}")
     raw_dir = Path(root) / "planetoid" / NAMES[name] / "raw"
     data = _read(name, Path(root), download)
-    x = _row_normalised(data.x) if normalize_features else data.x
-    graph = Data(x=x, edge_index=data.edge_index, y=data.y, num_nodes=data.num_nodes)
+    graph = Data(x=data.x, edge_index=data.edge_index, y=data.y, num_nodes=data.num_nodes)
     if split == "public":
         masks = {"train": data.train_mask, "valid": data.val_mask, "test": data.test_mask}
         indices = {k: m.nonzero().view(-1) for k, m in masks.items()}
@@ -118,10 +116,6 @@ def _read(name: str, root: Path, download: bool) -> Data:
             )
         _download(pretty, root / "planetoid")
     return read_raw(raw_dir, name)
-
-
-def _row_normalised(x: Tensor) -> Tensor:
-    return x / x.sum(dim=1, keepdim=True).clamp(min=1)
 
 
 def _matrix(value: object, path: Path) -> Tensor:

@@ -99,7 +99,7 @@ class PerturbedPair:
 
     def logits(self, model: nn.Module, x: Tensor) -> Tensor:
         if self.independent:
-            return model(Data(x=x, num_nodes=x.size(0))).logits
+            return model(Data(x=x, n_id=self.rows, num_nodes=x.size(0))).logits
         return model(with_features(self.data, x)).logits[self.rows]
 
 
@@ -321,7 +321,7 @@ def ibp_gap(teacher: nn.Module, student: nn.Module, data: Data, index: Tensor | 
     it equals the clean gap."""
     rows = _as_index(index, (teacher, student), data)
     independent = row_independent(teacher) and row_independent(student)
-    inputs = Data(x=data.x[rows], num_nodes=rows.numel()) if independent else data
+    inputs = Data(x=data.x[rows], n_id=rows, num_nodes=rows.numel()) if independent else data
     with eval_mode(teacher, student), torch.no_grad():
         t_lo, t_hi = ibp_logit_bounds(teacher, inputs, epsilon)
         s_lo, s_hi = ibp_logit_bounds(student, inputs, epsilon)
@@ -352,7 +352,7 @@ def faithful_share(teacher: nn.Module, student: nn.Module, data: Data, index: Te
     rows = _as_index(index, (teacher,), data)
     with eval_mode(teacher), torch.no_grad():
         if row_independent(teacher):
-            clean = teacher(Data(x=data.x[rows], num_nodes=rows.numel())).logits
+            clean = teacher(Data(x=data.x[rows], n_id=rows, num_nodes=rows.numel())).logits
         else:
             clean = teacher(data).logits[rows]
     y = labels.to(clean.device).view(-1)[rows]

@@ -19,8 +19,11 @@ class PositionalMLP(Model):
     """An MLP on [x_i || p_i], p_i a fixed positional embedding of node i (DeepWalk over the
     task's graph, each column standardised: gkd's choice, so that the embedding's scale does not
     depend on the walk settings). Like GLNN's MLP it needs no message passing at inference, but
-    it reads node ids (its rows are the task's nodes), so it is bound to the graph it was built
-    for. ``hidden`` of ``Outputs``: the MLP's hidden layers."""
+    it reads node ids, so it is bound to the graph it was built for: its input is every node of
+    that graph, or any rows of it with their node ids as ``data.n_id`` (a sampled batch, a block
+    of rows at prediction). Row i of its output depends on row i's features and id alone
+    (``row_independent``), so sampled training gives it batches of nodes, as NOSMOG's authors
+    train it. ``hidden`` of ``Outputs``: the MLP's hidden layers."""
 
     name = "nosmog"
     kinds = ("node",)
@@ -40,8 +43,18 @@ class PositionalMLP(Model):
         encoding = deepwalk(task.data.edge_index, int(task.data.num_nodes), dim=dim, **walk_options)
         return cls(task.num_features, encoding, hidden, task.num_classes, num_layers, dropout, norm)
 
+    @property
+    def row_independent(self) -> bool:
+        return True
+
     def forward(self, data: Data) -> Outputs:
-        if data.x.size(0) != self.encoding.size(0):
+        ids = getattr(data, "n_id", None)
+        if ids is not None and ids.numel() == data.x.size(0):
+            encoding = self.encoding[ids]
+        elif data.x.size(0) == self.encoding.size(0):
+            encoding = self.encoding
+        else:
             raise MismatchError(f"this student holds positions for {self.encoding.size(0)} nodes, the input has "
-                                f"{data.x.size(0)}: run it on the graph it was built for")
-        return self.mlp(Data(x=torch.cat([data.x, self.encoding], dim=-1), num_nodes=data.x.size(0)))
+                                f"{data.x.size(0)} rows and no node ids (data.n_id): run it on the graph it was "
+                                f"built for, or give the rows' ids")
+        return self.mlp(Data(x=torch.cat([data.x, encoding], dim=-1), num_nodes=data.x.size(0)))

@@ -4,7 +4,10 @@ for a task. A model registers itself with ``@register`` on its class (a ``Model`
 module of its folder, so a new model file needs no other edit."""
 from __future__ import annotations
 
+import inspect
 from typing import TypeVar
+
+from torch import nn
 
 from ..data.task import Task
 from ..errors import MismatchError
@@ -29,15 +32,34 @@ def available() -> list[str]:
     return MODELS.names()
 
 
+INITS = ("default", "glorot")
+
+
+def initialise(model: nn.Module, scheme: str) -> nn.Module:
+    """``model`` with its weights started by ``scheme`` (one of ``INITS``), in place: ``default``
+    leaves torch's initialisation; ``glorot`` gives every ``Linear`` weight Glorot-uniform values
+    and a zero bias (PyG's ``GCNConv`` default)."""
+    if scheme not in INITS:
+        raise ValueError(f"unknown init {scheme!r}; valid inits: {', '.join(INITS)}")
+    if scheme == "glorot":
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.xavier_uniform_(module.weight)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+    return model
+
+
 def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
-          norm: str | None = None) -> Model:
+          norm: str | None = None, **options) -> Model:
     """Model ``name`` sized for ``task`` (its ``from_task``): input width, class count, node or
     graph level, feature encoders. Graph models (``mlp``, ``gcn``, ``sage``, ``gat``, ``gin``;
     ``gine`` reads edge features too) serve node and graph tasks; ``cpf`` is CPF's
     label-propagation student, bound to the task's nodes and training labels; ``nosmog`` an MLP on
     node features and DeepWalk positional embeddings (NOSMOG's student). Image tasks take
     ``resnet`` (``hidden``: base width, ``num_layers``: blocks per stage) or ``vit`` (``hidden``:
-    token width, ``num_layers``: encoder layers; 4x4 patches, 2x2 on images under 16 pixels)."""
+    token width, ``num_layers``: encoder layers; 4x4 patches, 2x2 on images under 16 pixels).
+    ``options``: the model's own keyword arguments (its ``from_task``'s), checked by name."""
     cls = MODELS[name]
     if task.kind not in cls.kinds:
         fitting = [n for n, c in MODELS.items() if task.kind in c.kinds]
@@ -45,7 +67,16 @@ def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout
         article = "an" if task.kind == "image" else "a"
         raise MismatchError(f"model {name!r} {what}, but task {task.name!r} is {article} {task.kind} task; "
                             f"{task.kind} models: {', '.join(fitting)}")
-    return cls.from_task(task, hidden=hidden, num_layers=num_layers, dropout=dropout, norm=norm)
+    if options:
+        own = [p.name for p in inspect.signature(cls.from_task).parameters.values()
+               if p.kind == p.KEYWORD_ONLY or p.default is not p.empty]
+        takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.from_task).parameters.values())
+        valid = [o for o in own if o not in ("hidden", "num_layers", "dropout", "norm")]
+        unknown = sorted(set(options) - set(valid))
+        if unknown and not takes_any:
+            raise TypeError(f"model {name!r} has no option {', '.join(unknown)}; its options: "
+                            f"{', '.join(valid) or 'none'}")
+    return cls.from_task(task, hidden=hidden, num_layers=num_layers, dropout=dropout, norm=norm, **options)
 
 
 def count_parameters(model: Model) -> int:

@@ -24,12 +24,23 @@ def teacher_key(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> 
     # fields that do not change what is learnt stay out (so do fields at a value that changes nothing:
     # the sampler of a full-batch run), which keeps earlier caches valid as TrainConfig grows
     unused = (("progress", "device", "layerwise") + (("sampler", "trim") if config.fanouts is None else ())
-              + (("precision",) if config.precision == "fp32" else ()))
+              + (("precision",) if config.precision == "fp32" else ())
+              + (("selection",) if config.selection == "best" else ()))
     payload = {
-        "version": CACHE_VERSION, "spec": asdict(spec), "seed": seed, "task": task.fingerprint(),
+        "version": CACHE_VERSION, "spec": _spec_fields(spec), "seed": seed, "task": task.fingerprint(),
         "config": {k: v for k, v in asdict(config).items() if k not in unused},
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _spec_fields(spec: ModelSpec) -> dict:
+    """The spec's fields, those at their default that came after the cache began left out."""
+    fields = asdict(spec)
+    if fields["init"] == "default":
+        del fields["init"]
+    if not fields["options"]:
+        del fields["options"]
+    return fields
 
 
 def teacher_path(task: Task, spec: ModelSpec, config: TrainConfig, seed: int) -> Path:

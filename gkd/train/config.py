@@ -24,7 +24,11 @@ class TrainConfig:
     ``torch.autocast`` with bfloat16, so the dense products (linear maps) run in bf16 while
     sparse products, reductions, the losses' softmaxes and the optimiser stay in fp32;
     evaluation and the returned logits are fp32. Faster only where the hardware has bf16
-    arithmetic (recent GPUs; CPUs with AVX-512 BF16 or AMX): elsewhere it is slower."""
+    arithmetic (recent GPUs; CPUs with AVX-512 BF16 or AMX): elsewhere it is slower.
+    ``selection``: which epoch's weights training returns: ``"best"`` (the default: the epoch of
+    the best validation score, later epochs winning ties, as GLNN's, NOSMOG's and CPF's code
+    keep), or ``"last"`` (the weights after the final epoch, as PyG's ``examples/glnn.py``
+    keeps); early stopping by ``patience`` applies to both."""
 
     epochs: int = 200
     lr: float = 0.01
@@ -39,6 +43,8 @@ class TrainConfig:
     sampler: str = "auto"
     trim: bool = True
     precision: str = "fp32"
+    selection: str = "best"
 
 
 PRECISIONS = ("fp32", "bf16")
+SELECTIONS = ("best", "last")

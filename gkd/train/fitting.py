@@ -21,7 +21,7 @@ from ..metrics.scores import score, score_rows
 from ..models.spec import ModelSpec
 from . import distributed
 from .cache import load_teacher, save_teacher, teacher_path
-from .config import PRECISIONS, TrainConfig
+from .config import PRECISIONS, SELECTIONS, TrainConfig
 from .inference import predict
 from .loops import EpochState, run_epoch
 from .memory import keep_freed_memory
@@ -40,13 +40,16 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         desc: str = "train") -> FitResult:
     """Train ``model`` on ``task`` under ``distiller`` (default: the student alone) and return it
     at its best-validation epoch (the distiller's own parameters, if any, are restored to that
-    epoch too). ``seed`` fixes dropout and batch order; the initial weights are fixed by the
-    random state when the model was built (``seed_everything`` before building, or pass a
-    ``ModelSpec`` to ``train_student``). A teacher's knowledge comes as ``teacher_logits`` over
-    all items (computed once, e.g. from the cache) and, for methods that need hidden layers, the
-    frozen ``teacher`` module."""
+    epoch too), or after its last epoch with ``config.selection == "last"``. ``seed`` fixes
+    dropout and batch order; the initial weights are fixed by the random state when the model
+    was built (``seed_everything`` before building, or pass a ``ModelSpec`` to ``train_student``).
+    A teacher's knowledge comes as ``teacher_logits`` over all items (computed once, e.g. from the
+    cache) and, for methods that need hidden layers, the frozen ``teacher`` module."""
     if config.precision not in PRECISIONS:
         raise ValueError(f"unknown precision {config.precision!r}; valid precisions: {', '.join(PRECISIONS)}")
+    if config.selection not in SELECTIONS:
+        raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)} "
+                         f"(the best-validation epoch, or the last epoch)")
     seed_everything(seed)
     if torch.device(config.device).type == "cpu":
         keep_freed_memory()  # large temporaries reuse freed pages (gkd.train.memory)
@@ -90,8 +93,11 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         if epoch - best_epoch >= config.patience:
             break
     seconds = time.perf_counter() - start
-    model.load_state_dict(best_state[0])
-    distiller.load_state_dict(best_state[1])
+    if config.selection == "last":  # the weights as training left them
+        best_epoch = history[-1]["epoch"] if history else -1
+    else:
+        model.load_state_dict(best_state[0])
+        distiller.load_state_dict(best_state[1])
     logits = predict(model, task, config)
     scores = {name: score(task, logits, idx) for name, idx in task.split.items()}
     return FitResult(model, logits, scores, best_epoch, seconds, history, distiller=distiller,

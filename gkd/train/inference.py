@@ -27,8 +27,9 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
         data = task.data
         if row_independent(model):  # features alone: blocks of rows bound the memory
             rows = torch.arange(data.num_nodes) if index is None else index
-            return torch.cat([model(Data(x=data.x[block].to(device), num_nodes=len(block))).logits.cpu()
-                              for block in rows.split(NODE_BLOCK_ROWS)])
+            # ``n_id``: the rows' node ids, for a model that also reads who each row is (``nosmog``)
+            return torch.cat([model(Data(x=data.x[block].to(device), n_id=block.to(device), num_nodes=len(block)))
+                              .logits.cpu() for block in rows.split(NODE_BLOCK_ROWS)])
         if config.layerwise or (config.layerwise is None and config.fanouts and supports_row_blocks(model)):
             logits = layerwise_forward(model, task.data_on(device)).logits.cpu()
         else:

@@ -18,7 +18,8 @@ def loss_terms(record: dict) -> dict[str, float]:
 
 @dataclass
 class FitResult:
-    """A trained model at its best-validation epoch, with the logits it gives every item."""
+    """A trained model at its selected epoch (``TrainConfig.selection``: the best-validation epoch by
+    default; ``best_epoch`` names it), with the logits it gives every item."""
 
     model: nn.Module
     logits: Tensor
