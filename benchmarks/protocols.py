@@ -22,6 +22,10 @@ class Protocol:
     # (a paper's own teacher, the intermediate-layer papers' pairs)
     other_teachers: dict[str, tuple[ModelSpec, TrainConfig]] = field(default_factory=dict)
     other_students: dict[str, ModelSpec] = field(default_factory=dict)
+    # a method's constructor options under this protocol (a paper's own settings), by method name
+    method_options: dict[str, dict] = field(default_factory=dict)
+    # the features row-normalised on load (``gkd.data.load(..., normalize_features=True)``)
+    normalize_features: bool = False
 
     def teachers(self) -> list[str]:
         return sorted({self.teacher.name, *self.other_teachers})
@@ -51,8 +55,9 @@ class Protocol:
         return self.student_overrides.get(student.name, self.student_config)
 
     def own_student(self, model: str) -> ModelSpec:
-        """The student for a method that brings its own architecture (``Distiller.student_model``)."""
-        return OWN_STUDENTS.get(model, ModelSpec(model))
+        """The student for a method that brings its own architecture (``Distiller.student_model``):
+        this protocol's spec of that model when it has one (a paper's own settings), else gkd's."""
+        return self.other_students.get(model) or OWN_STUDENTS.get(model, ModelSpec(model))
 
 
 # Methods with their own student architecture, at their papers' sizes and settings.
@@ -170,8 +175,78 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-def protocol(dataset: str, epochs: int | None = None) -> Protocol:
-    base = PROTOCOLS[dataset]
+# --------------------------------------------------------------------------- the papers' own protocols
+# Read from the authors' code and configuration. GLNN (snap-research/graphless-neural-networks):
+# train.conf.yaml (per-dataset models), experiments/sage_cpf.sh and glnn_cpf.sh (--max_epoch 200
+# --patience 50 --num_exp 10), train_student.py's defaults (--lamb 0, --batch_size 512,
+# --fan_out 5,5), train_and_eval.py (best validation epoch, ties to the later). NOSMOG
+# (meettyj/NOSMOG): tran.conf.yaml, experiments/nosmog_cpf.sh (--dw --feat_distill --adv,
+# 200 epochs, patience 50), train_and_eval.py (PGD: 5 steps of eps / 4, uniform start; the
+# adversarial term weighs 0.1). Both load the graphs' largest components (the *-lcc datasets).
+_GLNN_TEACHER = ModelSpec("sage", hidden=128, num_layers=2, dropout=0.0)  # train.conf.yaml SAGE: dropout_ratio 0
+# SAGE: learning_rate 0.01, weight_decay 0.0005, fan_out 5,5; batch_size 512 (train_student.py default)
+_GLNN_TEACHER_CONFIG = TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50, fanouts=(5, 5), batch_size=512)
+# train.conf.yaml MLP (global: 2 layers, 128 hidden): (dropout_ratio, weight_decay, learning_rate)
+_GLNN_MLP = {"cora": (0.6, 0.005, 0.01), "citeseer": (0.1, 0.001, 0.01), "pubmed": (0.4, 0.0, 0.005)}
+# tran.conf.yaml MLP, NOSMOG's additions: dw_emb_size, dw_num_walks, dw_walk_length, dw_window_size,
+# dw_iter, adv_eps, feat_distill_weight
+_NOSMOG_EXTRA = {"cora": (64, 5, 50, 5, 1, 0.04, 0.1), "citeseer": (16, 3, 50, 5, 5, 0.045, 0.1)}
+
+
+def _glnn_paper(base: str) -> Protocol:
+    """GLNN's protocol on ``base``'s largest component: its SAGE teacher trained on sampled
+    neighbourhoods (5, 5) in batches of 512 seeds, its MLP trained on batches of 512 nodes (the
+    labelled ones alone, or every node under distillation), 200 epochs, patience 50."""
+    dropout, weight_decay, lr = _GLNN_MLP[base]
+    student = TrainConfig(epochs=200, lr=lr, weight_decay=weight_decay, patience=50,
+                          fanouts=(5, 5), batch_size=512)  # an MLP reads no neighbours: node batches
+    return Protocol(
+        split="cpf", teacher=_GLNN_TEACHER, students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=dropout)],
+        teacher_config=_GLNN_TEACHER_CONFIG, student_config=student,
+        notes="GLNN's own settings (train.conf.yaml, experiments/*_cpf.sh), lamb 0",
+        method_options={"glnn": {"lam": 0.0}})
+
+
+def _nosmog_paper(base: str) -> Protocol:
+    """NOSMOG's protocol on ``base``'s largest component: GLNN's teacher; its MLP (GLNN's
+    per-dataset size and optimiser) on [x || DeepWalk position] with its walk settings, PGD radius
+    and similarity weight, trained as the authors train it: batches of 512 nodes (full-batch, one
+    step an epoch, the similarity term threw the student off: Cora seeds 0 / 1, 70.0 / 69.4
+    full-batch against 79.5 / 82.2 in batches)."""
+    dropout, weight_decay, lr = _GLNN_MLP[base]
+    dim, walks, length, window, epochs, eps, similarity = _NOSMOG_EXTRA[base]
+    walk = (("dim", dim), ("walks_per_node", walks), ("walk_length", length), ("window", window), ("epochs", epochs))
+    student = ModelSpec("nosmog", hidden=128, num_layers=2, dropout=dropout, options=walk)
+    return Protocol(
+        split="cpf", teacher=_GLNN_TEACHER, students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=dropout)],
+        teacher_config=_GLNN_TEACHER_CONFIG,
+        # batch_size 512: train_student.py's default; an MLP reads no neighbours, so node batches
+        student_config=TrainConfig(epochs=200, lr=lr, weight_decay=weight_decay, patience=50, fanouts=(5, 5),
+                                   batch_size=512),
+        notes="NOSMOG's own settings (tran.conf.yaml, experiments/nosmog_cpf.sh)",
+        other_students={"nosmog": student},
+        # the projector's dropout is the MLP's (encode_mlp4kd uses the model's dropout)
+        method_options={"nosmog": {"lam": 0.0, "adv_weight": 0.1, "epsilon": eps, "steps": 5,
+                                   "similarity_weight": similarity, "dropout": dropout}})
+
+
+PAPER_PROTOCOLS: dict[str, dict[str, Protocol]] = {
+    "glnn": {f"{base}-lcc": _glnn_paper(base) for base in ("cora", "citeseer", "pubmed")},
+    "nosmog": {f"{base}-lcc": _nosmog_paper(base) for base in ("cora", "citeseer")},
+}
+
+
+def protocol(dataset: str, epochs: int | None = None, paper: str | None = None) -> Protocol:
+    """``dataset``'s protocol (its paper's own with ``paper``, a key of ``PAPER_PROTOCOLS``), with
+    ``epochs`` overriding every epoch budget."""
+    if paper is None:
+        base = PROTOCOLS[dataset]
+    else:
+        if paper not in PAPER_PROTOCOLS:
+            raise UnknownNameError("protocol", paper, sorted(PAPER_PROTOCOLS))
+        if dataset not in PAPER_PROTOCOLS[paper]:
+            raise UnknownNameError("dataset", dataset, sorted(PAPER_PROTOCOLS[paper]))
+        base = PAPER_PROTOCOLS[paper][dataset]
     base = replace(base, student_overrides={**OWN_STUDENT_CONFIGS, **base.student_overrides})
     if epochs is None:
         return base

@@ -35,7 +35,7 @@ from gkd.io import atomic_write_text, cache_dir
 from gkd.train import distributed
 
 from . import pages
-from .protocols import PROTOCOLS, Protocol, capped, protocol
+from .protocols import PAPER_PROTOCOLS, PROTOCOLS, Protocol, capped, protocol
 from .report import write_page, write_reports
 from .single import student_run, teacher_scores
 from .store import ResultsStore
@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated model names: only these of the protocol's students (e.g. mlp)")
     parser.add_argument("--setting", default="transductive", choices=SETTINGS,
                         help="node tasks: inductive hides 20%% of the test nodes from training (GLNN)")
+    parser.add_argument("--protocol", default=None,
+                        help=f"a paper's own protocol, one of: {', '.join(sorted(PAPER_PROTOCOLS))} "
+                             f"(default: the dataset's; see benchmarks.protocols)")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5; the quick suite: 2)")
     parser.add_argument("--seed-start", type=int, default=0,
                         help="first seed: runs seeds S..S+N-1 (to spread seeds over processes)")
@@ -137,8 +140,8 @@ def entries_from_args(args: argparse.Namespace) -> list[Entry]:
                                             students=students or entry.students)
             chosen.append(entry)
         return [e for e in chosen if e.methods]
-    return [Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students, setting=args.setting)
-            for d in datasets]
+    return [Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students, setting=args.setting,
+                  protocol=args.protocol) for d in datasets]
 
 
 def check_args(args: argparse.Namespace) -> list[str]:
@@ -149,6 +152,8 @@ def check_args(args: argparse.Namespace) -> list[str]:
                                ("--epochs", args.epochs, 1), ("--subset", args.subset, 1)):
         if value is not None and value < least:
             problems.append(f"{name} must be at least {least}, got {value}")
+    if args.suite is not None and args.protocol is not None:
+        problems.append("--protocol applies to --dataset runs; a suite names each entry's protocol")
     if args.suite is not None and args.setting != "transductive":
         problems.append("--setting applies to --dataset runs; a suite names each entry's setting (drop --setting "
                         "or name the datasets instead of the suite)")
@@ -169,7 +174,7 @@ def check_writable(folder: Path, what: str, fix: str) -> str | None:
 def resolve(entry: Entry, args: argparse.Namespace) -> Protocol:
     """The protocol an entry runs under: its teacher, students and split, the epoch override or
     budget cap applied."""
-    proto = protocol(entry.dataset, args.epochs).with_teacher(entry.teacher).with_students(
+    proto = protocol(entry.dataset, args.epochs, entry.protocol).with_teacher(entry.teacher).with_students(
         list(entry.students) if entry.students else None)
     if entry.split is not None:
         proto = dataclasses.replace(proto, split=entry.split)
@@ -190,7 +195,7 @@ def subset_of(args: argparse.Namespace) -> int | None:
 
 
 def run_key(record: dict) -> str:
-    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset", "fanouts")
+    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset", "fanouts", "protocol")
     key = {f: record.get(f) for f in fields}
     key["setting"] = record.get("setting", "transductive")
     return json.dumps(key, sort_keys=True)
@@ -361,6 +366,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, store: Resul
             }
             if subset is not None:
                 record["subset"] = subset
+            if entry.protocol is not None:
+                record["protocol"] = entry.protocol
             if args.fanouts is not None and dataset.kind == "node":
                 record["fanouts"] = list(args.fanouts)
             planned.append((student_spec, method, sconfig, record))
@@ -396,7 +403,7 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
 
     try:
         task = gkd_data.load(entry.dataset, args.root, split=proto.split, seed=seed, download=args.download,
-                             subset=subset)
+                             subset=subset, normalize_features=proto.normalize_features)
         split = hold_out_test_nodes(task, 0.2, seed) if entry.setting == "inductive" else None
     except DataNotFoundError:
         if distributed.is_main():
@@ -420,7 +427,7 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
     for student_spec, method, sconfig, record in todo:
         record["metric"] = task.metric
         record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
-                                  teacher_record, split))
+                                  teacher_record, split, proto.method_options.get(method, {})))
         keep(record)
         if record["status"] == "ok":
             say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "

@@ -38,12 +38,13 @@ def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: Induc
 
 
 def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, config: gkd.TrainConfig, seed: int,
-                teacher_infer: float, teacher_record: dict, split: InductiveSplit | None = None) -> dict:
-    """Train one student and return its record fields; a failure becomes ``status: failed`` with
-    the error, so a suite goes on."""
+                teacher_infer: float, teacher_record: dict, split: InductiveSplit | None = None,
+                options: dict | None = None) -> dict:
+    """Train one student (``method`` with its ``options``) and return its record fields; a
+    failure becomes ``status: failed`` with the error, so a suite goes on."""
     try:
         with PeakMemory(config.device) as peak:
-            result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed)
+            result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed, **(options or {}))
         test_index = task.split["test"]
         student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
         scores = {"test": result.scores["test"], "valid": result.scores["valid"]}

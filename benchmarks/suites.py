@@ -20,7 +20,8 @@ class Entry:
     paper's own, e.g. ``public`` for KRD). ``setting``: ``transductive`` or ``inductive`` (GLNN's:
     20% of the test nodes hidden from training, see ``gkd.data.inductive``). ``paper``: whose
     protocol this is, the key of its published figures; ``paper_pair``: the (teacher, student)
-    as that paper names them, where it reports several pairs on one dataset."""
+    as that paper names them, where it reports several pairs on one dataset. ``protocol``: a
+    paper's own protocol (``benchmarks.protocols.PAPER_PROTOCOLS``; None: the dataset's)."""
 
     dataset: str
     methods: tuple[str, ...]
@@ -30,6 +31,7 @@ class Entry:
     setting: str = "transductive"
     paper: str | None = None
     paper_pair: tuple[str, str] | None = None
+    protocol: str | None = None
 
 
 CITATION = ("cora", "citeseer", "pubmed")

@@ -31,15 +31,15 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(records: list[dict]) -> list[dict]:
-    """One row per (dataset, split, setting, teacher, student, method): mean and std of the test
+    """One row per (dataset, split, setting, protocol, teacher, student, method): mean and std of the test
     metric (in %), the teacher's, the share of the teacher-student gap the method closes relative
     to the same student trained alone, training time and its overhead over the student alone,
     peak memory, and inference times (medians, ms) with the speed-up over the teacher."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         if r.get("status") == "ok":
-            groups[(r["dataset"], r.get("split"), r.get("setting", "transductive"), r["teacher"], r["student"],
-                    r["method"])].append(r)
+            groups[(r["dataset"], r.get("split"), r.get("setting", "transductive"), r.get("protocol"), r["teacher"],
+                    r["student"], r["method"])].append(r)
     alone = {key[:-1]: runs for key, runs in groups.items() if key[-1] == "none"}
     rows = []
     for key, runs in sorted(groups.items(), key=lambda item: tuple(str(k) for k in item[0])):
@@ -57,8 +57,8 @@ def summarise(records: list[dict]) -> list[dict]:
         rows.append({
             **{name: _mean_or_none(runs, name) for name in OPTIONAL_MEANS},
             "train_s": train_s, "overhead": train_s / base_s if base_s else None,
-            "dataset": key[0], "split": key[1], "setting": key[2], "teacher": key[3], "student": key[4],
-            "method": key[5], "runs": len(runs),
+            "dataset": key[0], "split": key[1], "setting": key[2], "protocol": key[3], "teacher": key[4],
+            "student": key[5], "method": key[6], "runs": len(runs),
             "test_mean": test_mean, "test_std": test_std, "teacher_mean": teacher_mean, "teacher_std": teacher_std,
             "gap_closed": gap, "student_ms": student_ms, "teacher_ms": teacher_ms,
             "speedup": teacher_ms / student_ms if student_ms > 0 else None, "metric": runs[0]["metric"],
@@ -88,9 +88,9 @@ def markdown(rows: list[dict]) -> str:
 
 def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
-    fields = ["dataset", "split", "setting", "teacher", "student", "method", "metric", "runs", "test_mean", "test_std",
-              "teacher_mean", "teacher_std", "gap_closed", *OPTIONAL_MEANS, "train_s", "overhead", "student_ms",
-              "teacher_ms", "speedup"]
+    fields = ["dataset", "split", "setting", "protocol", "teacher", "student", "method", "metric", "runs", "test_mean",
+              "test_std", "teacher_mean", "teacher_std", "gap_closed", *OPTIONAL_MEANS, "train_s", "overhead",
+              "student_ms", "teacher_ms", "speedup"]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
@@ -103,8 +103,11 @@ def failures(records: list[dict]) -> list[str]:
 
 
 def dataset_label(row: dict) -> str:
-    """``cora``, ``cora [inductive]``, ``cora [public]``: the dataset with what sets the row apart."""
+    """``cora``, ``cora [inductive]``, ``cora [public]``, ``cora-lcc [glnn protocol]``: the dataset
+    with what sets the row apart."""
     extras = [row["setting"]] if row.get("setting", "transductive") != "transductive" else []
+    if row.get("protocol"):
+        extras.append(f"{row['protocol']} protocol")
     if row.get("split") == "public":
         extras.append("public split")
     return row["dataset"] + (f" [{', '.join(extras)}]" if extras else "")

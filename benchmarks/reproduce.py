@@ -1,0 +1,314 @@
+"""python -m benchmarks.reproduce: the reproduction ledger. Every published figure gkd can rerun
+here, rerun over at least 10 seeds under its paper's protocol, beside the paper's, with a verdict.
+
+    python -m benchmarks.reproduce --root ../shared/datasets --out results/reproduction \\
+        --page docs/results/reproduction.md
+
+The runs are ``benchmarks.run`` invocations (``GROUPS``), one per protocol, all into ``--out``:
+its results store makes the ledger resumable (an interrupted ledger reruns only what is missing)
+and safe to share between processes. ``--report`` rewrites the page from the saved results.
+
+A ledger row (``CLAIMS``) pairs a published figure (``benchmarks.published``) with the runs that
+reproduce it: paper, table, setting, published mean ± std, ours mean ± std with a 95% interval
+(Student's t over seeds), the difference, and the verdict: "within noise" when |difference| <=
+max(published std, our std, 1 point), else "gap" with its measured cause (``Claim.cause``: what
+was measured to explain it; "not explained" where nothing was). A group may cap its seeds where a
+CPU cannot run ten (``Group.max_seeds``, stated on the page). Published figures of settings this
+machine cannot run are listed at the end with the reason (``NOT_RUN``).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+
+import torch_geometric
+from scipy import stats
+
+from . import pages
+from . import run as bench
+from .published import FIGURES, Figure, lookup
+from .store import ResultsStore
+
+DEFAULT_SEEDS = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """One ``benchmarks.run`` invocation of the ledger: its datasets, methods and options.
+    ``max_seeds``: at most this many seeds (a CPU budget), None: the ledger's count."""
+
+    name: str
+    datasets: tuple[str, ...]
+    methods: tuple[str, ...]
+    protocol: str | None = None
+    teacher: str | None = None
+    students: tuple[str, ...] | None = None
+    setting: str = "transductive"
+    max_seeds: int | None = None
+    why_fewer: str = ""
+
+    def argv(self, seeds: int, root: str | None, out: str) -> list[str]:
+        words = ["--dataset", ",".join(self.datasets), "--methods", ",".join(self.methods),
+                 "--seeds", str(self.seeds(seeds)), "--out", out, "--setting", self.setting]
+        if self.protocol:
+            words += ["--protocol", self.protocol]
+        if self.teacher:
+            words += ["--teacher", self.teacher]
+        if self.students:
+            words += ["--students", ",".join(self.students)]
+        if root:
+            words += ["--root", root]
+        return words
+
+    def seeds(self, wanted: int) -> int:
+        return wanted if self.max_seeds is None else min(wanted, self.max_seeds)
+
+
+GROUPS: tuple[Group, ...] = (
+    Group("glnn", ("cora-lcc", "citeseer-lcc"), ("none", "glnn"), protocol="glnn", students=("mlp",)),
+    Group("glnn-inductive", ("cora-lcc", "citeseer-lcc"), ("none", "glnn"), protocol="glnn", students=("mlp",),
+          setting="inductive"),
+    Group("nosmog", ("cora-lcc", "citeseer-lcc"), ("nosmog",), protocol="nosmog"),
+    Group("cpf", ("cora-lcc", "citeseer-lcc"), ("cpf",), teacher="gcn"),
+    Group("molhiv", ("ogbg-molhiv",), ("none", "glnn"), students=("mlp",), max_seeds=3,
+          why_fewer="a GIN teacher on 41,127 molecules takes about 17 minutes a seed on 2 CPU cores"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One ledger row: the published figure (``paper``, its ``dataset`` name, ``method``, and
+    ``student`` / ``setting`` where the paper has several) and the group and gkd dataset whose runs
+    reproduce it. ``view``: which of a run's figures stands beside it (``test``; ``test_prod``
+    for GLNN's production mix; a teacher row reads the teacher's). ``cause``: the measured cause of
+    a gap, shown when the verdict is "gap"."""
+
+    paper: str
+    dataset: str
+    method: str
+    group: str
+    ours: str
+    student: str | None = None
+    setting: str = "transductive"
+    view: str = "test"
+    cause: str = ""
+
+    def figure(self) -> Figure:
+        found = lookup(self.dataset, self.method, paper=self.paper, setting=self.setting)
+        if self.student is not None:
+            found = [f for f in found if f.student == self.student]
+        if len(found) != 1:
+            raise LookupError(f"ledger row {self} matches {len(found)} published figures, not one")
+        return found[0]
+
+
+def _citation_claims() -> list[Claim]:
+    claims = []
+    for dataset in ("cora", "citeseer"):
+        ours = f"{dataset}-lcc"
+        for method in ("teacher", "none", "glnn"):
+            claims.append(Claim("VQGraph", dataset, method, "glnn", ours))
+            claims.append(Claim("GLNN", dataset, method, "glnn", ours))
+            claims.append(Claim("GLNN", dataset, method, "glnn-inductive", ours, setting="inductive"))
+            claims.append(Claim("GLNN", dataset, method, "glnn-inductive", ours, setting="production",
+                                view="test_prod"))
+        claims.append(Claim("GLNN paper", dataset, "glnn", "glnn", ours))
+        claims.append(Claim("VQGraph", dataset, "nosmog", "nosmog", ours))
+        claims.append(Claim("CPF", dataset, "teacher", "cpf", ours))
+        # gkd's CPF student defaults to one free confidence per node: CPF's "tra" parameterisation
+        claims.append(Claim("CPF", dataset, "cpf", "cpf", ours, student="CPF-tra"))
+    return claims
+
+
+CLAIMS: tuple[Claim, ...] = tuple(_citation_claims() + [
+    Claim("MuGSI", "ogbg-molhiv", "teacher", "molhiv", "ogbg-molhiv", setting="graph-level"),
+    Claim("MuGSI", "ogbg-molhiv", "none", "molhiv", "ogbg-molhiv", student="MLP", setting="graph-level"),
+    Claim("MuGSI", "ogbg-molhiv", "glnn", "molhiv", "ogbg-molhiv", student="MLP", setting="graph-level"),
+])
+
+# why the other published figures are not in the ledger, by dataset (or paper)
+NOT_RUN = {
+    "a-computer": "the Amazon co-purchase sets are not in the data held here",
+    "a-photo": "the Amazon co-purchase sets are not in the data held here",
+    "ogbn-arxiv": "ogbn-arxiv is not in the data held here (gkd runs its layout on fixtures and synthetic graphs)",
+    "ogbn-products": "ogbn-products is not in the data held here",
+    "ppi": "PPI is not in the data held here",
+    "cifar100": "CIFAR-100 is not in the data held here; the papers' budgets (240 epochs of ResNets) need a GPU",
+    "imagenet": "ImageNet is not in the data held here",
+    "pubmed": "held, but not in this ledger: the CPU time of ten seeds under each protocol (a later ledger)",
+}
+
+
+def _group(name: str) -> Group:
+    return next(g for g in GROUPS if g.name == name)
+
+
+def _runs(claim: Claim, records: list[dict]) -> list[float]:
+    """Our figure for each seed of the claim's runs (percent)."""
+    group = _group(claim.group)
+    mine = [r for r in records if r.get("status") == "ok" and r["dataset"] == claim.ours
+            and r.get("protocol") == group.protocol and r.get("setting", "transductive") == group.setting]
+    if claim.method == "teacher":
+        key = "teacher_test" if claim.view == "test" else "teacher_" + claim.view
+        by_seed = {r["seed"]: r[key] for r in mine}
+    else:
+        by_seed = {r["seed"]: r[claim.view] for r in mine if r["method"] == claim.method}
+    return [100 * by_seed[s] for s in sorted(by_seed)]
+
+
+def interval(values: list[float]) -> tuple[float, float]:
+    """The 95% interval of the mean (Student's t with n - 1 degrees of freedom)."""
+    mean = statistics.mean(values)
+    if len(values) < 2:
+        return mean, mean
+    half = stats.t.ppf(0.975, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean - half, mean + half
+
+
+def verdict(difference: float, published_std: float | None, our_std: float) -> str:
+    """"within noise" when |difference| <= max(published std, our std, 1 point), else "gap"."""
+    return "within noise" if abs(difference) <= max(published_std or 0.0, our_std, 1.0) else "gap"
+
+
+def ledger_rows(records: list[dict]) -> list[dict]:
+    rows = []
+    for claim in CLAIMS:
+        figure = claim.figure()
+        values = _runs(claim, records)
+        row = {"claim": claim, "figure": figure, "runs": len(values)}
+        if values:
+            mean = statistics.mean(values)
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            row.update(mean=mean, std=std, interval=interval(values), difference=mean - figure.value,
+                       verdict=verdict(mean - figure.value, figure.std, std))
+        rows.append(row)
+    return rows
+
+
+def _pm(mean: float, std: float | None) -> str:
+    return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
+
+
+def ledger_markdown(rows: list[dict]) -> str:
+    lines = ["| paper | table | dataset | setting | teacher -> student | method | published | runs | ours | "
+             "95% interval | ours - published | verdict |", "|" + "---|" * 12]
+    causes = []
+    for row in rows:
+        claim, figure = row["claim"], row["figure"]
+        pair = f"{figure.teacher or '?'} -> {figure.student or '?'}"
+        dataset = claim.ours if claim.ours == claim.dataset else f"{claim.dataset} ({claim.ours})"
+        if "mean" not in row:
+            lines.append(f"| {figure.paper} | {figure.table} | {dataset} | {claim.setting} | {pair} | {claim.method} | "
+                         f"{_pm(figure.value, figure.std)} | 0 | - | - | - | not run yet |")
+            continue
+        low, high = row["interval"]
+        mark = row["verdict"]
+        if mark == "gap":
+            causes.append(f"- {figure.paper} {claim.dataset} {claim.method} ({claim.setting}): "
+                          f"{claim.cause or 'not explained'}")
+            mark = f"gap ({len(causes)})"
+        lines.append(f"| {figure.paper} | {figure.table} | {dataset} | {claim.setting} | {pair} | {claim.method} | "
+                     f"{_pm(figure.value, figure.std)} | {row['runs']} | {_pm(row['mean'], row['std'])} | "
+                     f"[{low:.2f}, {high:.2f}] | {row['difference']:+.2f} | {mark} |")
+    text = "\n".join(lines) + "\n"
+    if causes:
+        text += "\nMeasured causes of the gaps, by row:\n\n" + "\n".join(
+            f"{i}. {line[2:]}" for i, line in enumerate(causes, 1)) + "\n"
+    return text
+
+
+def protocols_markdown(seeds: int) -> str:
+    lines = ["| group | datasets | methods | protocol | teacher | setting | seeds |", "|" + "---|" * 7]
+    notes = []
+    for g in GROUPS:
+        count = g.seeds(seeds)
+        lines.append(f"| {g.name} | {', '.join(g.datasets)} | {', '.join(g.methods)} | "
+                     f"{g.protocol or 'the dataset’s'} | {g.teacher or 'the protocol’s'} | {g.setting} | {count} |")
+        if count < seeds:
+            notes.append(f"- {g.name}: {count} seeds, not {seeds}: {g.why_fewer}")
+    return "\n".join(lines + [""] + notes) + "\n"
+
+
+def not_run_markdown() -> str:
+    run = {(c.paper, c.dataset) for c in CLAIMS}
+    counts: dict[str, int] = {}
+    for figure in FIGURES:
+        if (figure.paper, figure.dataset) in run:
+            continue
+        reason = NOT_RUN.get(figure.dataset)
+        if reason is None:
+            reason = "a setting of its paper this ledger does not run yet"
+        counts[f"{figure.dataset}: {reason}"] = counts.get(f"{figure.dataset}: {reason}", 0) + 1
+    return "\n".join(f"- {n} figure(s) on {text}" for text, n in sorted(counts.items())) + "\n"
+
+
+def environment() -> str:
+    import torch
+
+    return f"torch {torch.__version__}, torch_geometric {torch_geometric.__version__}"
+
+
+def page_body(records: list[dict], seeds: int) -> str:
+    body = ["Model selection: the best validation epoch (later epochs win ties), as the authors' code keeps "
+            "(GLNN, NOSMOG, CPF: `score_val >= best_score_val`).", "",
+            f"Environment: {environment()}.", "",
+            "## Ledger", "", ledger_markdown(ledger_rows(records)).rstrip(), "",
+            "## The runs", "", protocols_markdown(seeds).rstrip(), "",
+            "## Published figures not in the ledger", "", not_run_markdown().rstrip()]
+    return "\n".join(body)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.reproduce", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS, help="seeds per figure (default 10)")
+    parser.add_argument("--root", default=None, help="data root (default: $GKD_DATA_ROOT or ./datasets)")
+    parser.add_argument("--out", default="results/reproduction", help="results folder")
+    parser.add_argument("--page", default=None, metavar="PATH", help="write the ledger page there")
+    parser.add_argument("--groups", default=None,
+                        help=f"comma-separated: only these run groups ({', '.join(g.name for g in GROUPS)})")
+    parser.add_argument("--report", action="store_true", help="no training: the ledger from --out's saved results")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every group (or ``--groups``), then write the ledger; exit 0 when every run finished,
+    1 when one failed, 2 for a usage error found before any work."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    names = [g.name for g in GROUPS]
+    chosen = names if args.groups is None else [n.strip() for n in args.groups.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in names]
+    if unknown or args.seeds < 1:
+        problem = (f"unknown group(s) {', '.join(map(repr, unknown))}; valid groups: {', '.join(names)}" if unknown
+                   else f"--seeds must be at least 1, got {args.seeds}")
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    status = 0
+    if not args.report:
+        for group in GROUPS:
+            if group.name in chosen:
+                print(f"== {group.name}", flush=True)
+                status = max(status, bench.main(group.argv(args.seeds, args.root, args.out)))
+    records = ResultsStore(args.out, bench.run_key).records()
+    if not records:
+        print(f"error: no results in {args.out}/results.jsonl", file=sys.stderr)
+        return 2
+    text = ledger_markdown(ledger_rows(records))
+    print(text)
+    if args.page:
+        measured = [r["provenance"] for r in records if r.get("provenance")] or [
+            {"commit": "unknown", "date": "unknown", "machine": "unknown"}]
+        command = pages.command("benchmarks.reproduce", [a for a in argv if a != "--report"])
+        again = pages.command("benchmarks.reproduce", [*[a for a in argv if a != "--report"], "--report"])
+        pages.write_page(args.page, "Reproduction ledger: the papers' figures rerun", [command, again], measured,
+                         page_body(records, args.seeds))
+        print(f"results page: {args.page}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The reproduction ledger: verdicts, intervals, which runs stand beside which published figure,
+and the papers' own protocols it runs under."""
+from __future__ import annotations
+
+import pytest
+from scipy import stats
+
+from benchmarks import reproduce
+from benchmarks.protocols import PAPER_PROTOCOLS, protocol
+from benchmarks.published import lookup
+from benchmarks.run import main as run_main
+from gkd.errors import UnknownNameError
+
+
+def test_verdict_is_within_noise_up_to_the_largest_of_both_stds_and_one_point():
+    assert reproduce.verdict(-1.5, 1.57, 1.0) == "within noise"   # under the published std
+    assert reproduce.verdict(2.4, None, 2.5) == "within noise"    # under ours
+    assert reproduce.verdict(0.9, None, 0.2) == "within noise"    # under one point
+    assert reproduce.verdict(-1.01, None, 0.5) == "gap"
+    assert reproduce.verdict(3.0, 1.5, 2.0) == "gap"
+
+
+def test_interval_is_students_t_over_the_seeds():
+    values = [70.0, 72.0, 74.0]
+    low, high = reproduce.interval(values)
+    half = stats.t.ppf(0.975, 2) * 2.0 / 3 ** 0.5  # sample std 2
+    assert (low, high) == pytest.approx((72.0 - half, 72.0 + half))
+    assert reproduce.interval([5.0]) == (5.0, 5.0)
+
+
+def test_every_ledger_row_names_exactly_one_published_figure_and_a_group():
+    groups = {g.name for g in reproduce.GROUPS}
+    for claim in reproduce.CLAIMS:
+        assert claim.group in groups
+        assert claim.figure().paper == claim.paper
+    assert reproduce.Claim("CPF", "cora", "cpf", "cpf", "cora-lcc", student="CPF-tra").figure().value == 85.67
+    with pytest.raises(LookupError, match="matches 2 published figures"):
+        reproduce.Claim("CPF", "cora", "cpf", "cpf", "cora-lcc").figure()  # two CPF students
+
+
+def _record(dataset, method, seed, test, teacher, protocol=None, setting="transductive", **extra):
+    record = {"status": "ok", "dataset": dataset, "method": method, "seed": seed, "test": test,
+              "teacher_test": teacher, "setting": setting, "split": "cpf", "teacher": "sage2x128",
+              "student": "mlp2x128", "epochs": 200}
+    if protocol is not None:
+        record["protocol"] = protocol
+    return {**record, **extra}
+
+
+def test_ledger_rows_read_each_claims_own_runs():
+    records = [_record("cora-lcc", "glnn", s, 0.80 + s / 100, 0.81, "glnn") for s in range(3)]
+    records += [_record("cora-lcc", "none", s, 0.59, 0.81, "glnn") for s in range(3)]
+    # another protocol's runs of the same method do not count
+    records += [_record("cora-lcc", "glnn", s, 0.10, 0.20) for s in range(3)]
+    rows = {(r["claim"].paper, r["claim"].method, r["claim"].setting): r for r in reproduce.ledger_rows(records)
+            if r["claim"].dataset == "cora"}
+    glnn = rows[("VQGraph", "glnn", "transductive")]
+    assert glnn["runs"] == 3 and glnn["mean"] == pytest.approx(81.0) and glnn["std"] == pytest.approx(1.0)
+    assert glnn["difference"] == pytest.approx(81.0 - 80.26) and glnn["verdict"] == "within noise"
+    teacher = rows[("VQGraph", "teacher", "transductive")]
+    assert teacher["runs"] == 3 and teacher["mean"] == pytest.approx(81.0)
+    assert rows[("VQGraph", "nosmog", "transductive")]["runs"] == 0  # not run: no figure of ours
+    text = reproduce.ledger_markdown(list(rows.values()))
+    assert ("| VQGraph | paper Table 1 | cora (cora-lcc) | transductive | SAGE -> MLP 2x128 | glnn | "
+            "80.26 ± 1.66 | 3 | 81.00 ± 1.00 |") in text
+    assert "not run yet" in text
+
+
+def test_a_gap_names_its_cause_on_the_page():
+    records = [_record("citeseer-lcc", "none", s, 0.50, 0.70, "glnn") for s in range(2)]
+    rows = [r for r in reproduce.ledger_rows(records) if r["claim"].dataset == "citeseer"
+            and r["claim"].method == "none" and r["claim"].paper == "VQGraph"]
+    assert rows[0]["verdict"] == "gap"
+    text = reproduce.ledger_markdown(rows)
+    assert "gap (1)" in text and "1. VQGraph citeseer none (transductive): not explained" in text
+
+
+def test_the_papers_protocols_follow_their_configurations():
+    glnn = protocol("citeseer-lcc", paper="glnn")
+    assert (glnn.teacher.dropout, glnn.teacher_config.fanouts, glnn.teacher_config.batch_size) == (0.0, (5, 5), 512)
+    assert (glnn.students[0].dropout, glnn.student_config.weight_decay) == (0.1, 0.001)  # train.conf.yaml citeseer
+    assert glnn.student_config.epochs == 200 and glnn.student_config.patience == 50
+    nosmog = protocol("cora-lcc", paper="nosmog")
+    assert nosmog.own_student("nosmog").options == (("dim", 64), ("walks_per_node", 5), ("walk_length", 50),
+                                                    ("window", 5), ("epochs", 1))
+    assert nosmog.method_options["nosmog"]["epsilon"] == 0.04
+    assert set(PAPER_PROTOCOLS) == {"glnn", "nosmog"}
+    with pytest.raises(UnknownNameError, match="unknown protocol 'vq'; valid protocols: glnn, nosmog"):
+        protocol("cora-lcc", paper="vq")
+    with pytest.raises(UnknownNameError, match="unknown dataset 'cora'; valid datasets: citeseer-lcc, cora-lcc"):
+        protocol("cora", paper="nosmog")
+
+
+def test_run_refuses_an_unknown_protocol_and_a_bad_ledger_group_before_any_work(tmp_path, capsys):
+    assert run_main(["--dataset", "cora-lcc", "--protocol", "vq", "--out", str(tmp_path)]) == 2
+    assert "unknown protocol 'vq'; valid protocols: glnn, nosmog" in capsys.readouterr().err
+    assert reproduce.main(["--groups", "glnn,molhiv2", "--out", str(tmp_path)]) == 2
+    assert "unknown group(s) 'molhiv2'; valid groups: glnn, glnn-inductive, nosmog, cpf, molhiv" in \
+        capsys.readouterr().err
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_published_sets_for_the_ledger_carry_their_spread():
+    assert [f.std for f in lookup("cora", None, paper="VQGraph")] == [1.57, 1.60, 1.66, 1.26, 0.87]
