@@ -230,24 +230,48 @@ def _nosmog_paper(base: str) -> Protocol:
                                    "similarity_weight": similarity, "dropout": dropout}})
 
 
+# CPF (BUPT-GAMMA/CPF): models/train.conf.yaml (GCN teacher; global max_epoch 500, patience 50),
+# spawn_worker.py's predefined_configs["tra"]["GCN"] (the student), utils/metrics.py my_loss (one
+# Frobenius norm over the block: gkd's reduction "frobenius"), data/make_dataset.py (binary
+# features, the largest component). The authors draw one split (RandomState(0)) for every run.
+# dataset: (num_layers, emb_dim, feat_drop, attn_drop, lr, wd) of the "tra" student
+_CPF_TRA = {"cora": (7, 32, 0.8, 0.2, 0.001, 0.01), "citeseer": (6, 64, 0.8, 0.2, 0.001, 0.01)}
+
+
+def _cpf_paper(base: str) -> Protocol:
+    """CPF's protocol on ``base``'s largest component: its GCN teacher (64 hidden, dropout 0.8,
+    weight decay 0.001) and its "tra" student (one free confidence per node) at the authors'
+    per-dataset depth, width, dropouts and optimiser, trained on the Frobenius distance."""
+    layers, width, feat_drop, attn_drop, lr, weight_decay = _CPF_TRA[base]
+    student = ModelSpec("cpf", hidden=width, num_layers=layers, dropout=feat_drop,
+                        options=(("attention_dropout", attn_drop),))
+    return Protocol(
+        split="cpf", teacher=ModelSpec("gcn", hidden=64, num_layers=2, dropout=0.8),
+        students=[], teacher_config=TrainConfig(epochs=500, lr=0.01, weight_decay=0.001, patience=50),
+        student_config=TrainConfig(epochs=500, lr=lr, weight_decay=weight_decay, patience=50),
+        notes="CPF's own settings (models/train.conf.yaml, spawn_worker.py predefined_configs tra/GCN)",
+        other_students={"cpf": student}, method_options={"cpf": {"reduction": "frobenius"}})
+
+
 PAPER_PROTOCOLS: dict[str, dict[str, Protocol]] = {
     "glnn": {f"{base}-lcc": _glnn_paper(base) for base in ("cora", "citeseer", "pubmed")},
     "nosmog": {f"{base}-lcc": _nosmog_paper(base) for base in ("cora", "citeseer")},
+    "cpf": {f"{base}-lcc": _cpf_paper(base) for base in ("cora", "citeseer")},
 }
 
 
 def protocol(dataset: str, epochs: int | None = None, paper: str | None = None) -> Protocol:
     """``dataset``'s protocol (its paper's own with ``paper``, a key of ``PAPER_PROTOCOLS``), with
     ``epochs`` overriding every epoch budget."""
-    if paper is None:
+    if paper is None:  # gkd's own students' settings (CPF's) join the dataset's protocol
         base = PROTOCOLS[dataset]
+        base = replace(base, student_overrides={**OWN_STUDENT_CONFIGS, **base.student_overrides})
     else:
         if paper not in PAPER_PROTOCOLS:
             raise UnknownNameError("protocol", paper, sorted(PAPER_PROTOCOLS))
         if dataset not in PAPER_PROTOCOLS[paper]:
             raise UnknownNameError("dataset", dataset, sorted(PAPER_PROTOCOLS[paper]))
         base = PAPER_PROTOCOLS[paper][dataset]
-    base = replace(base, student_overrides={**OWN_STUDENT_CONFIGS, **base.student_overrides})
     if epochs is None:
         return base
     return replace(base, teacher_config=replace(base.teacher_config, epochs=epochs),

@@ -84,8 +84,14 @@ def test_the_papers_protocols_follow_their_configurations():
     assert nosmog.own_student("nosmog").options == (("dim", 64), ("walks_per_node", 5), ("walk_length", 50),
                                                     ("window", 5), ("epochs", 1))
     assert nosmog.method_options["nosmog"]["epsilon"] == 0.04
-    assert set(PAPER_PROTOCOLS) == {"glnn", "nosmog"}
-    with pytest.raises(UnknownNameError, match="unknown protocol 'vq'; valid protocols: glnn, nosmog"):
+    cpf = protocol("citeseer-lcc", paper="cpf")
+    assert (cpf.teacher.name, cpf.teacher_config.weight_decay, cpf.method_options["cpf"]) == \
+        ("gcn", 0.001, {"reduction": "frobenius"})
+    assert (cpf.own_student("cpf").num_layers, cpf.own_student("cpf").hidden) == (6, 64)  # spawn_worker.py tra
+    assert cpf.config_for(cpf.own_student("cpf")) == cpf.student_config  # not gkd's own CPF settings
+    assert cpf.student_config.lr == 0.001 and cpf.student_config.weight_decay == 0.01
+    assert set(PAPER_PROTOCOLS) == {"cpf", "glnn", "nosmog"}
+    with pytest.raises(UnknownNameError, match="unknown protocol 'vq'; valid protocols: cpf, glnn, nosmog"):
         protocol("cora-lcc", paper="vq")
     with pytest.raises(UnknownNameError, match="unknown dataset 'cora'; valid datasets: citeseer-lcc, cora-lcc"):
         protocol("cora", paper="nosmog")
@@ -93,9 +99,9 @@ def test_the_papers_protocols_follow_their_configurations():
 
 def test_run_refuses_an_unknown_protocol_and_a_bad_ledger_group_before_any_work(tmp_path, capsys):
     assert run_main(["--dataset", "cora-lcc", "--protocol", "vq", "--out", str(tmp_path)]) == 2
-    assert "unknown protocol 'vq'; valid protocols: glnn, nosmog" in capsys.readouterr().err
+    assert "unknown protocol 'vq'; valid protocols: cpf, glnn, nosmog" in capsys.readouterr().err
     assert reproduce.main(["--groups", "glnn,molhiv2", "--out", str(tmp_path)]) == 2
-    assert "unknown group(s) 'molhiv2'; valid groups: glnn, glnn-inductive, nosmog, cpf, molhiv" in \
+    assert "unknown group(s) 'molhiv2'; valid groups: glnn, nosmog, cpf, molhiv" in \
         capsys.readouterr().err
     assert not (tmp_path / "results.jsonl").exists()
 
