@@ -52,7 +52,8 @@ class Group:
 
     def argv(self, seeds: int, root: str | None, out: str) -> list[str]:
         words = ["--dataset", ",".join(self.datasets), "--methods", ",".join(self.methods),
-                 "--seeds", str(self.seeds(seeds)), "--out", out, "--setting", self.setting]
+                 "--seeds", str(self.seeds(seeds)), "--out", out, "--setting", self.setting,
+                 "--no-faithfulness"]  # the ledger compares accuracy; the PGD attack would double its time
         if self.protocol:
             words += ["--protocol", self.protocol]
         if self.teacher:

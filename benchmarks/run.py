@@ -84,6 +84,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--title", default=None, help="the results page's title (default: from the suite or datasets)")
     parser.add_argument("--download", action="store_true", help="download missing OGB / Planetoid data")
     parser.add_argument("--no-cache", action="store_true", help="retrain teachers instead of using the cache")
+    parser.add_argument("--no-faithfulness", action="store_true",
+                        help="skip the faithful share (a PGD attack on teacher and student after each run)")
     parser.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
     parser.add_argument("--device", default="cpu", help="torch device for training and timing (e.g. cuda)")
     return parser.parse_args(argv)
@@ -427,7 +429,8 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
     for student_spec, method, sconfig, record in todo:
         record["metric"] = task.metric
         record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
-                                  teacher_record, split, proto.method_options.get(method, {})))
+                                  teacher_record, split, proto.method_options.get(method, {}),
+                                  faithful=not args.no_faithfulness))
         keep(record)
         if record["status"] == "ok":
             say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "

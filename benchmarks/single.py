@@ -39,9 +39,11 @@ def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: Induc
 
 def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, config: gkd.TrainConfig, seed: int,
                 teacher_infer: float, teacher_record: dict, split: InductiveSplit | None = None,
-                options: dict | None = None) -> dict:
+                options: dict | None = None, faithful: bool = True) -> dict:
     """Train one student (``method`` with its ``options``) and return its record fields; a
-    failure becomes ``status: failed`` with the error, so a suite goes on."""
+    failure becomes ``status: failed`` with the error, so a suite goes on. ``faithful``: measure
+    the faithful share too (a PGD attack on both models: on a CPU it can cost more than the
+    training of a small student)."""
     try:
         with PeakMemory(config.device) as peak:
             result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed, **(options or {}))
@@ -55,7 +57,7 @@ def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, c
         return {
             "status": "ok", **scores,
             **calibration(task, result.logits, teacher.logits),
-            **faithfulness(task, teacher.model, result.model, seed),
+            **(faithfulness(task, teacher.model, result.model, seed) if faithful else {}),
             "best_epoch": result.best_epoch, "train_seconds": result.train_seconds, "peak_mib": peak.mib,
             "curve": learning_curve(result.history),
             **teacher_record,

@@ -9,6 +9,8 @@ from benchmarks import reproduce
 from benchmarks.protocols import PAPER_PROTOCOLS, protocol
 from benchmarks.published import lookup
 from benchmarks.run import main as run_main
+from benchmarks.run import run_key
+from benchmarks.store import ResultsStore
 from gkd.errors import UnknownNameError
 
 
@@ -108,3 +110,13 @@ def test_run_refuses_an_unknown_protocol_and_a_bad_ledger_group_before_any_work(
 
 def test_published_sets_for_the_ledger_carry_their_spread():
     assert [f.std for f in lookup("cora", None, paper="VQGraph")] == [1.57, 1.60, 1.66, 1.26, 0.87]
+
+
+def test_runs_without_the_faithfulness_attack_leave_its_column_empty(tmp_path):
+    out = tmp_path / "out"
+    argv = ["--dataset", "synthetic", "--methods", "none,glnn", "--seeds", "1", "--budget", "epochs=3",
+            "--out", str(out), "--no-faithfulness"]
+    assert run_main(argv) == 0
+    records = ResultsStore(out, run_key).records()
+    assert len(records) == 4 and all("faithful_share" not in r and "ece" in r for r in records)
+    assert "--no-faithfulness" in reproduce.GROUPS[0].argv(10, None, str(out))

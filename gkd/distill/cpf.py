@@ -28,6 +28,15 @@ class CPFDistiller(Distiller):
     sqrt(sum_v ||p_s(v) - p_t(v)||^2). They differ in scale only (the gradient per node is about
     1/n, 1 and 1/sqrt(n) times the distance), which matters against a fixed weight decay: CPF's
     weight decay of 0.01 was tuned with ``frobenius``. Multiclass objectives only.
+
+    Read against the authors' code (BUPT-GAMMA/CPF: ``distill_dgl.py``, ``models/PLP.py``,
+    ``utils/metrics.py``, ``spawn_worker.py``). Followed: the distance on the nodes outside the
+    training set, the labelled nodes clamped, best validation epoch with ties to the later,
+    ``--protocol cpf`` (``benchmarks.protocols``) their per-dataset student settings and GCN
+    teacher with reduction ``frobenius``. Differences, stated: the authors draw one split for
+    every run (``RandomState(0)``), gkd one per seed; their node order is their files', so even
+    seed 0 draws other nodes; gkd's default ``mean`` reduction and its own student settings
+    (``benchmarks.protocols.OWN_STUDENTS``) are the citation protocol's, not the paper's.
     """
 
     name = "cpf"
