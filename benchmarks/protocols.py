@@ -183,7 +183,8 @@ PROTOCOLS: dict[str, Protocol] = {
 # (meettyj/NOSMOG): tran.conf.yaml, experiments/nosmog_cpf.sh (--dw --feat_distill --adv,
 # 200 epochs, patience 50), train_and_eval.py (PGD: 5 steps of eps / 4, uniform start; the
 # adversarial term weighs 0.1). Both load the graphs' largest components (the *-lcc datasets).
-_GLNN_TEACHER = ModelSpec("sage", hidden=128, num_layers=2, dropout=0.0)  # train.conf.yaml SAGE: dropout_ratio 0
+# models.py: SAGEConv(in, out, "gcn") (the GCN aggregator: gkd's sage-gcn); train.conf.yaml SAGE: dropout_ratio 0
+_GLNN_TEACHER = ModelSpec("sage-gcn", hidden=128, num_layers=2, dropout=0.0)
 # SAGE: learning_rate 0.01, weight_decay 0.0005, fan_out 5,5; batch_size 512 (train_student.py default)
 _GLNN_TEACHER_CONFIG = TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50, fanouts=(5, 5), batch_size=512)
 # train.conf.yaml MLP (global: 2 layers, 128 hidden): (dropout_ratio, weight_decay, learning_rate)

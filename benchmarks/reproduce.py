@@ -29,6 +29,7 @@ from scipy import stats
 
 from . import pages
 from . import run as bench
+from .protocols import protocol
 from .published import FIGURES, Figure, lookup
 from .store import ResultsStore
 
@@ -151,8 +152,10 @@ def _group(name: str) -> Group:
 def _runs(claim: Claim, records: list[dict]) -> list[float]:
     """Our figure for each seed of the claim's runs (percent)."""
     group = _group(claim.group)
+    teacher = protocol(claim.ours, paper=group.protocol).with_teacher(group.teacher).teacher.label()
     mine = [r for r in records if r.get("status") == "ok" and r["dataset"] == claim.ours
-            and r.get("protocol") == group.protocol and r.get("setting", "transductive") == group.setting]
+            and r.get("protocol") == group.protocol and r.get("setting", "transductive") == group.setting
+            and r["teacher"] == teacher and r["method"] in group.methods]
     if claim.method == "teacher":
         key = "teacher_test" if claim.view == "test" else "teacher_" + claim.view
         by_seed = {r["seed"]: r[key] for r in mine}

@@ -8,7 +8,7 @@ from torch_geometric.nn import GCNConv, SAGEConv
 import gkd
 from gkd.graph.adjacency import SparseAdjacency
 from gkd.models.gcn import GCNLayer
-from gkd.models.sage import SAGELayer
+from gkd.models.sage import SAGEGCNLayer, SAGELayer
 
 
 def _graph(n=7, seed=0):
@@ -34,6 +34,24 @@ def test_sage_layer_equals_pyg_sageconv(out_dim):
     ref.lin_l.bias.data.copy_(ours.self_lin.bias.data)
     ref.lin_r.weight.data.copy_(ours.self_lin.weight.data)
     assert torch.allclose(ours(g.x, g), ref(g.x, g.edge_index), atol=1e-5)
+
+
+@pytest.mark.parametrize("out_dim", [3, 9])  # both aggregation orders
+def test_sage_gcn_layer_is_one_weight_over_the_mean_of_a_node_and_its_neighbours(out_dim):
+    g = _graph()
+    ours = SAGEGCNLayer(5, out_dim)
+    # PyG's SAGEConv without its root weight, on the graph with a self-loop per node: the same map
+    ref = SAGEConv(5, out_dim, aggr="mean", root_weight=False)
+    ref.lin_l.weight.data.copy_(ours.lin.weight.data)
+    ref.lin_l.bias.data.copy_(ours.lin.bias.data)
+    loops = torch.arange(g.num_nodes)
+    with_loops = torch.cat([g.edge_index, torch.stack([loops, loops])], dim=1)
+    assert torch.allclose(ours(g.x, g), ref(g.x, with_loops), atol=1e-5)
+    # by hand for node 0: the mean over itself and its in-neighbours, then the map
+    src, dst = g.edge_index
+    members = torch.cat([src[dst == 0], torch.tensor([0])])
+    expected = ours.lin(g.x[members].mean(0))
+    assert torch.allclose(ours(g.x, g)[0], expected, atol=1e-5)
 
 
 def test_gcn_layer_equals_pyg_gcnconv():

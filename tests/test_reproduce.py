@@ -40,9 +40,9 @@ def test_every_ledger_row_names_exactly_one_published_figure_and_a_group():
         reproduce.Claim("CPF", "cora", "cpf", "cpf", "cora-lcc").figure()  # two CPF students
 
 
-def _record(dataset, method, seed, test, teacher, protocol=None, setting="transductive", **extra):
+def _record(dataset, method, seed, test, teacher_score, protocol=None, setting="transductive", **extra):
     record = {"status": "ok", "dataset": dataset, "method": method, "seed": seed, "test": test,
-              "teacher_test": teacher, "setting": setting, "split": "cpf", "teacher": "sage2x128",
+              "teacher_test": teacher_score, "setting": setting, "split": "cpf", "teacher": "sage-gcn2x128",
               "student": "mlp2x128", "epochs": 200}
     if protocol is not None:
         record["protocol"] = protocol
@@ -52,8 +52,9 @@ def _record(dataset, method, seed, test, teacher, protocol=None, setting="transd
 def test_ledger_rows_read_each_claims_own_runs():
     records = [_record("cora-lcc", "glnn", s, 0.80 + s / 100, 0.81, "glnn") for s in range(3)]
     records += [_record("cora-lcc", "none", s, 0.59, 0.81, "glnn") for s in range(3)]
-    # another protocol's runs of the same method do not count
+    # another protocol's runs of the same method do not count, nor runs under another teacher
     records += [_record("cora-lcc", "glnn", s, 0.10, 0.20) for s in range(3)]
+    records += [_record("cora-lcc", "glnn", s, 0.10, 0.20, "glnn", teacher="sage2x128") for s in range(3, 6)]
     rows = {(r["claim"].paper, r["claim"].method, r["claim"].setting): r for r in reproduce.ledger_rows(records)
             if r["claim"].dataset == "cora"}
     glnn = rows[("VQGraph", "glnn", "transductive")]
@@ -79,6 +80,7 @@ def test_a_gap_names_its_cause_on_the_page():
 
 def test_the_papers_protocols_follow_their_configurations():
     glnn = protocol("citeseer-lcc", paper="glnn")
+    assert glnn.teacher.name == "sage-gcn"  # models.py: SAGEConv(..., "gcn")
     assert (glnn.teacher.dropout, glnn.teacher_config.fanouts, glnn.teacher_config.batch_size) == (0.0, (5, 5), 512)
     assert (glnn.students[0].dropout, glnn.student_config.weight_decay) == (0.1, 0.001)  # train.conf.yaml citeseer
     assert glnn.student_config.epochs == 200 and glnn.student_config.patience == 50

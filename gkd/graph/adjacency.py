@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-Norm = Literal["mean", "sym", "sum"]
+Norm = Literal["mean", "sym", "sum", "mean_loops"]
 
 
 INT32_LIMIT = 2**31 - 1
@@ -63,6 +63,8 @@ class SparseAdjacency:
     """``A`` (rows = receiving nodes) and ``A^T`` as CSR tensors for one normalisation.
 
     ``mean``: row-normalised, no self loops (SAGE's mean aggregator).
+    ``mean_loops``: (A + I) row-normalised, the mean over a node and its in-neighbours (DGL's
+    SAGEConv ``gcn`` aggregator).
     ``sym``: D^-1/2 (A + I) D^-1/2 (GCN).
     ``sum``: plain sum over in-neighbours (GIN).
 
@@ -73,12 +75,12 @@ class SparseAdjacency:
 
     def __init__(self, edge_index: Tensor, num_nodes: int, norm: Norm):
         src, dst = edge_index[0], edge_index[1]
-        if norm == "sym":
+        if norm in ("sym", "mean_loops"):
             loops = torch.arange(num_nodes, device=edge_index.device)
             src, dst = torch.cat([src, loops]), torch.cat([dst, loops])
         ones = torch.ones(src.numel(), device=edge_index.device)
         in_degree = torch.zeros(num_nodes, device=edge_index.device).index_add_(0, dst, ones)
-        if norm == "mean":
+        if norm in ("mean", "mean_loops"):
             weight = 1.0 / in_degree.clamp(min=1)[dst]
         elif norm == "sym":
             inv_sqrt = in_degree.clamp(min=1).pow(-0.5)
@@ -86,7 +88,7 @@ class SparseAdjacency:
         elif norm == "sum":
             weight = ones
         else:
-            raise ValueError(f"unknown normalisation {norm!r}; valid: mean, sym, sum")
+            raise ValueError(f"unknown normalisation {norm!r}; valid: mean, sym, sum, mean_loops")
         size = (num_nodes, num_nodes)
         with warnings.catch_warnings():  # torch flags sparse CSR as beta
             warnings.simplefilter("ignore")

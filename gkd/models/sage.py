@@ -1,4 +1,5 @@
-"""GraphSAGE with the mean aggregator (Hamilton et al., NeurIPS 2017), full-batch on CSR."""
+"""GraphSAGE (Hamilton et al., NeurIPS 2017) on CSR: the mean aggregator (``sage``), and the
+GCN aggregator (``sage-gcn``, DGL's ``SAGEConv(..., "gcn")``: GLNN's and NOSMOG's teacher)."""
 from __future__ import annotations
 
 import torch
@@ -41,3 +42,31 @@ class SAGE(LayerStack):
 
     name = "sage"
     layer = SAGELayer
+
+
+class SAGEGCNLayer(AggregatingLayer):
+    """h_i' = W mean_{j in N(i) + {i}} h_j + b: one weight over the mean of a node and its
+    in-neighbours (DGL's ``SAGEConv`` with ``aggregator_type="gcn"``)."""
+
+    norm = "mean_loops"
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.lin = nn.Linear(in_dim, out_dim)
+        # the mean is linear: aggregate on whichever side of the weight is narrower
+        self.maps_first = out_dim < in_dim
+
+    def pre(self, h: Tensor) -> Tensor:
+        return torch.nn.functional.linear(h, self.lin.weight) if self.maps_first else h
+
+    def combine(self, h: Tensor, aggregated: Tensor) -> Tensor:
+        return aggregated + self.lin.bias if self.maps_first else self.lin(aggregated)
+
+
+@register
+class SAGEGCN(LayerStack):
+    """GraphSAGE with the GCN aggregator, the teacher GLNN's and NOSMOG's code trains (their
+    ``models.py``: ``SAGEConv(in, out, "gcn")``)."""
+
+    name = "sage-gcn"
+    layer = SAGEGCNLayer

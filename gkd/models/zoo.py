@@ -53,8 +53,8 @@ def initialise(model: nn.Module, scheme: str) -> nn.Module:
 def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
           norm: str | None = None, **options) -> Model:
     """Model ``name`` sized for ``task`` (its ``from_task``): input width, class count, node or
-    graph level, feature encoders. Graph models (``mlp``, ``gcn``, ``sage``, ``gat``, ``gin``;
-    ``gine`` reads edge features too) serve node and graph tasks; ``cpf`` is CPF's
+    graph level, feature encoders. Graph models (``mlp``, ``gcn``, ``sage``, ``sage-gcn``, ``gat``,
+    ``gin``; ``gine`` reads edge features too) serve node and graph tasks; ``cpf`` is CPF's
     label-propagation student, bound to the task's nodes and training labels; ``nosmog`` an MLP on
     node features and DeepWalk positional embeddings (NOSMOG's student). Image tasks take
     ``resnet`` (``hidden``: base width, ``num_layers``: blocks per stage) or ``vit`` (``hidden``:
