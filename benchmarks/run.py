@@ -84,6 +84,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--title", default=None, help="the results page's title (default: from the suite or datasets)")
     parser.add_argument("--download", action="store_true", help="download missing OGB / Planetoid data")
     parser.add_argument("--no-cache", action="store_true", help="retrain teachers instead of using the cache")
+    parser.add_argument("--selection", default="best", choices=("best", "last"),
+                        help="which epoch's weights a run keeps: the best validation epoch (default) or the last "
+                             "(as PyG's examples/glnn.py keeps); teachers and students alike")
     parser.add_argument("--no-faithfulness", action="store_true",
                         help="skip the faithful share (a PGD attack on teacher and student after each run)")
     parser.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
@@ -197,7 +200,8 @@ def subset_of(args: argparse.Namespace) -> int | None:
 
 
 def run_key(record: dict) -> str:
-    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset", "fanouts", "protocol")
+    fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset", "fanouts", "protocol",
+              "selection")
     key = {f: record.get(f) for f in fields}
     key["setting"] = record.get("setting", "transductive")
     return json.dumps(key, sort_keys=True)
@@ -370,6 +374,8 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, store: Resul
                 record["subset"] = subset
             if entry.protocol is not None:
                 record["protocol"] = entry.protocol
+            if args.selection != "best":
+                record["selection"] = args.selection
             if args.fanouts is not None and dataset.kind == "node":
                 record["fanouts"] = list(args.fanouts)
             planned.append((student_spec, method, sconfig, record))
@@ -467,7 +473,8 @@ def _pairs(proto: Protocol, methods: tuple[str, ...], kind: str) -> list[tuple]:
 
 def _run_config(config: gkd.TrainConfig, args: argparse.Namespace) -> gkd.TrainConfig:
     sampled = {"fanouts": args.fanouts} if args.fanouts is not None else {}
-    return dataclasses.replace(config, progress=args.progress, device=args.device, **sampled)
+    return dataclasses.replace(config, progress=args.progress, device=args.device,
+                               selection=args.selection, **sampled)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,10 @@ def summarise(records: list[dict]) -> list[dict]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         if r.get("status") == "ok":
-            groups[(r["dataset"], r.get("split"), r.get("setting", "transductive"), r.get("protocol"), r["teacher"],
+            protocol = r.get("protocol") or ""
+            if r.get("selection"):  # a non-default model selection sets the runs apart like a protocol
+                protocol = f"{protocol} protocol, {r['selection']} epoch" if protocol else f"{r['selection']} epoch"
+            groups[(r["dataset"], r.get("split"), r.get("setting", "transductive"), protocol or None, r["teacher"],
                     r["student"], r["method"])].append(r)
     alone = {key[:-1]: runs for key, runs in groups.items() if key[-1] == "none"}
     rows = []
@@ -107,7 +110,7 @@ def dataset_label(row: dict) -> str:
     with what sets the row apart."""
     extras = [row["setting"]] if row.get("setting", "transductive") != "transductive" else []
     if row.get("protocol"):
-        extras.append(f"{row['protocol']} protocol")
+        extras.append(row["protocol"] if " " in row["protocol"] else f"{row['protocol']} protocol")
     if row.get("split") == "public":
         extras.append("public split")
     return row["dataset"] + (f" [{', '.join(extras)}]" if extras else "")

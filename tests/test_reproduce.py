@@ -122,3 +122,16 @@ def test_runs_without_the_faithfulness_attack_leave_its_column_empty(tmp_path):
     records = ResultsStore(out, run_key).records()
     assert len(records) == 4 and all("faithful_share" not in r and "ece" in r for r in records)
     assert "--no-faithfulness" in reproduce.GROUPS[0].argv(10, None, str(out))
+
+
+def test_selection_last_is_a_run_option_with_its_own_key_and_row(tmp_path):
+    out = tmp_path / "out"
+    base = ["--dataset", "synthetic", "--methods", "none", "--seeds", "1", "--budget", "epochs=4", "--out", str(out),
+            "--no-faithfulness"]
+    assert run_main(base) == 0 and run_main([*base, "--selection", "last"]) == 0
+    records = ResultsStore(out, run_key).records()
+    assert sorted(r.get("selection", "best") for r in records) == ["best", "best", "last", "last"]
+    last = [r for r in records if r.get("selection") == "last"]
+    assert all(r["best_epoch"] == 3 for r in last)  # the final epoch of 4
+    summary = (out / "summary.md").read_text()
+    assert "synthetic [last epoch]" in summary
