@@ -182,7 +182,9 @@ PROTOCOLS: dict[str, Protocol] = {
 # --fan_out 5,5), train_and_eval.py (best validation epoch, ties to the later). NOSMOG
 # (meettyj/NOSMOG): tran.conf.yaml, experiments/nosmog_cpf.sh (--dw --feat_distill --adv,
 # 200 epochs, patience 50), train_and_eval.py (PGD: 5 steps of eps / 4, uniform start; the
-# adversarial term weighs 0.1). Both load the graphs' largest components (the *-lcc datasets).
+# adversarial term weighs 0.1). Both load the graphs' largest components (the *-lcc datasets) and
+# train on the binary features as released (dataloader.py load_cpf_data: no row normalisation;
+# the normalised adjacency there feeds only their GCN), so normalize_features stays False.
 # models.py: SAGEConv(in, out, "gcn") (the GCN aggregator: gkd's sage-gcn); train.conf.yaml SAGE: dropout_ratio 0
 _GLNN_TEACHER = ModelSpec("sage-gcn", hidden=128, num_layers=2, dropout=0.0)
 # SAGE: learning_rate 0.01, weight_decay 0.0005, fan_out 5,5; batch_size 512 (train_student.py default)
