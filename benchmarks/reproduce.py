@@ -105,13 +105,25 @@ class Claim:
         return found[0]
 
 
+# What was measured to explain a gap, by (paper, dataset, method); shown only where the verdict is "gap"
+_NO_SPREAD = "; the README gives no spread, so the rule weighs the difference against ours alone"
+CAUSES: dict[tuple[str, str, str], str] = {
+    ("GLNN", "citeseer", "teacher"): "the published sets disagree by as much: for the same teacher GLNN's README "
+                                     "gives 68.04 and VQGraph's Table 1 70.49 ± 1.53, and ours is within noise of "
+                                     "VQGraph's" + _NO_SPREAD,
+    ("GLNN", "citeseer", "glnn"): "the published sets disagree by as much: for the same setting GLNN's README "
+                                  "gives 69.28, GLNN's paper 71.77 ± 2.01 and VQGraph's Table 1 71.22 ± 1.50, and "
+                                  "ours is within noise of the last two" + _NO_SPREAD,
+}
+
+
 def _citation_claims() -> list[Claim]:
     claims = []
     for dataset in ("cora", "citeseer"):
         ours = f"{dataset}-lcc"
         for method in ("teacher", "none", "glnn"):
             claims.append(Claim("VQGraph", dataset, method, "glnn", ours))
-            claims.append(Claim("GLNN", dataset, method, "glnn", ours))
+            claims.append(Claim("GLNN", dataset, method, "glnn", ours, cause=CAUSES.get(("GLNN", dataset, method), "")))
         claims.append(Claim("GLNN paper", dataset, "glnn", "glnn", ours))
         claims.append(Claim("VQGraph", dataset, "nosmog", "nosmog", ours))
         claims.append(Claim("CPF", dataset, "teacher", "cpf", ours))

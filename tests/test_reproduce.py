@@ -36,6 +36,8 @@ def test_every_ledger_row_names_exactly_one_published_figure_and_a_group():
         assert claim.group in groups
         assert claim.figure().paper == claim.paper
     assert reproduce.Claim("CPF", "cora", "cpf", "cpf", "cora-lcc", student="CPF-tra").figure().value == 85.67
+    readme = [c for c in reproduce.CLAIMS if (c.paper, c.dataset, c.method) == ("GLNN", "citeseer", "glnn")]
+    assert len(readme) == 1 and "71.77 ± 2.01" in readme[0].cause  # its measured cause travels with the row
     with pytest.raises(LookupError, match="matches 2 published figures"):
         reproduce.Claim("CPF", "cora", "cpf", "cpf", "cora-lcc").figure()  # two CPF students
 
