@@ -147,3 +147,31 @@ def test_cpf_student_matches_its_gcn_teacher_on_cora(shared_root):
                                TrainConfig(epochs=60, lr=0.01, weight_decay=5e-4, patience=60))
     assert result.scores["train"] == 1.0  # clamped labels
     assert result.scores["test"] >= teacher.scores["test"] - 0.02
+
+
+def test_the_authors_ft_scores_mix_raw_scores_into_h_and_give_h_as_the_logits():
+    task = gkd.data.load("synthetic")
+    torch.manual_seed(0)
+    scores = CPFStudent.from_task(task, hidden=8, num_layers=1, dropout=0.0, ft_output="scores").eval()
+    with torch.no_grad():
+        scores.balance.normal_()
+        scores.confidence.normal_()
+    h, _ = scores.distribution(task.data)
+    assert torch.equal(scores(task.data).logits, h)  # the student's distribution is softmax(h)
+    # by hand for an unlabelled node v: s(a_v) * sum_j att_vj h0_j + s(-a_v) * f(x_v), f's raw scores,
+    # h0 uniform off the training nodes and one-hot on them
+    f_scores, _ = scores.transform(task.data)
+    assert not torch.allclose(f_scores.sum(-1), torch.ones(f_scores.size(0)))  # not a distribution
+    edges = scores.edges(task.data)
+    att = scores.attention(task.data, edges)
+    h0 = torch.full((task.num_items, task.num_classes), 1.0 / task.num_classes)
+    h0[task.split["train"]] = torch.nn.functional.one_hot(task.data.y[task.split["train"]], task.num_classes).float()
+    v = int(task.split["test"][0])
+    into = edges[1] == v
+    keep = torch.sigmoid(scores.balance[v])
+    expected = keep * (att[into].unsqueeze(-1) * h0[edges[0][into]]).sum(0) + (1 - keep) * f_scores[v]
+    assert torch.allclose(h[v], expected, atol=1e-5)
+    train = task.split["train"]
+    assert torch.equal(h[train], torch.nn.functional.one_hot(task.data.y[train], task.num_classes).float())
+    with pytest.raises(ValueError, match="unknown ft_output 'logits'; valid: softmax, scores"):
+        CPFStudent.from_task(task, ft_output="logits")

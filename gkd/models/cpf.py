@@ -34,6 +34,7 @@ from .base import Model, dropout, refuse_norm
 from .zoo import register
 
 Confidence = Literal["node", "feature"]
+FTOutput = Literal["softmax", "scores"]
 
 
 @register
@@ -48,6 +49,11 @@ class CPFStudent(Model):
     ``self_loops``: add one self loop per node, as the authors' code does, so that every node
     has an in-neighbour (itself) and the propagated rows stay distributions.
     ``eps``: floor of the distribution before the log that gives the logits.
+    ``ft_output``: ``softmax`` (the paper's equations: f ends in a softmax, h stays a
+    distribution, the logits are log h) or ``scores`` (the authors' code, ``models/PLP.py``:
+    f's raw scores enter the mix, h is a mix of propagated distributions and scores, and the
+    logits are h itself, so the student's distribution is softmax(h), as their
+    ``log_softmax(logits)`` makes it).
 
     ``forward(data)`` returns ``Outputs(logits=log h, hidden=[FT hidden layer])``.
     """
@@ -58,12 +64,15 @@ class CPFStudent(Model):
     def __init__(self, in_dim: int, num_classes: int, num_nodes: int, train_index: Tensor, train_labels: Tensor,
                  hidden: int = 64, num_layers: int = 10, dropout: float = 0.6, *,
                  confidence: Confidence = "node", attention_dropout: float = 0.0, self_loops: bool = True,
-                 eps: float = 1e-8):
+                 eps: float = 1e-8, ft_output: FTOutput = "softmax"):
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"CPFStudent: num_layers must be at least 1, got {num_layers}")
         if confidence not in ("node", "feature"):
             raise ValueError(f"CPFStudent: unknown confidence {confidence!r}; valid: node, feature")
+        if ft_output not in ("softmax", "scores"):
+            raise ValueError(f"CPFStudent: unknown ft_output {ft_output!r}; valid: softmax, scores")
+        self.ft_output = ft_output
         train_index = torch.as_tensor(train_index, dtype=torch.long).view(-1)
         train_labels = torch.as_tensor(train_labels, dtype=torch.long).view(-1)
         if train_index.numel() != train_labels.numel():
@@ -93,7 +102,7 @@ class CPFStudent(Model):
     def from_task(cls, task: Task, hidden: int = 64, num_layers: int = 10, dropout: float = 0.6,
                   norm: str | None = None, **options) -> CPFStudent:
         """A student for ``task`` (a node task): only the training nodes' labels are read.
-        ``options``: ``confidence``, ``attention_dropout``, ``self_loops``, ``eps``."""
+        ``options``: ``confidence``, ``attention_dropout``, ``self_loops``, ``eps``, ``ft_output``."""
         refuse_norm(cls.name, norm)
         if task.kind != "node" or task.objective != "multiclass":
             raise MismatchError(f"CPFStudent needs a multiclass node task; {task.name!r} is a "
@@ -124,11 +133,12 @@ class CPFStudent(Model):
         return dropout(att, self.attention_dropout, self.training)
 
     def transform(self, data: Data) -> tuple[Tensor, Tensor]:
-        """FT: the MLP's class distribution f(x) and its hidden layer (before dropout)."""
+        """FT: the MLP's class distribution f(x) (its raw scores with ``ft_output="scores"``) and
+        its hidden layer (before dropout)."""
         x = dropout(data.x, self.dropout, self.training)
         hidden = torch.relu(self.ft_in(x))
         logits = self.ft_out(dropout(hidden, self.dropout, self.training))
-        return logits.softmax(dim=-1), hidden
+        return (logits.softmax(dim=-1) if self.ft_output == "softmax" else logits), hidden
 
     def distribution(self, data: Data) -> tuple[Tensor, Tensor]:
         """The propagated class distribution h (labelled rows exactly one-hot) and the FT
@@ -153,4 +163,5 @@ class CPFStudent(Model):
 
     def forward(self, data: Data) -> Outputs:
         h, hidden = self.distribution(data)
-        return Outputs(logits=h.clamp(min=self.eps).log(), hidden=[hidden])
+        logits = h if self.ft_output == "scores" else h.clamp(min=self.eps).log()
+        return Outputs(logits=logits, hidden=[hidden])
