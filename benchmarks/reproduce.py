@@ -11,8 +11,10 @@ and safe to share between processes. ``--report`` rewrites the page from the sav
 A ledger row (``CLAIMS``) pairs a published figure (``benchmarks.published``) with the runs that
 reproduce it: paper, table, setting, published mean ± std, ours mean ± std with a 95% interval
 (Student's t over seeds), the difference, and the verdict: "within noise" when |difference| <=
-max(published std, our std, 1 point), else "gap" with its measured cause (``Claim.cause``: what
-was measured to explain it; "not explained" where nothing was). A group may cap its seeds where a
+max(published std, our std, 1 point) (flagged when our spread is over twice the larger of the
+published spread and 1 point: a wide spread is not a reproduction), else "gap" with its
+measured cause (``Claim.cause``: what was measured to explain it; "not explained" where nothing
+was). A group may cap its seeds where a
 CPU cannot run ten (``Group.max_seeds``, stated on the page). Published figures of settings this
 machine cannot run are listed at the end with the reason (``NOT_RUN``).
 """
@@ -122,11 +124,17 @@ _NOSMOG = ("not explained. Measured and ruled out on Cora-LCC: the authors' PGD 
            "against 79.5 / 82.2 in batches. Not yet measured: hidden layers before the ReLU (theirs) or after "
            "(ours), gensim's hierarchical softmax and raw scale for the positions, their zero-weight label pass "
            "(an Adam step of weight decay alone each epoch)")
+_CPF_CORA = ("early stopping: seeds 0, 2 and 9 keep their best validation epoch 5, 4 and 15 (test 64.12, 60.37, "
+             "75.46): at the authors' learning rate (0.001) and patience (50) a run whose validation accuracy "
+             "peaks in its first epochs ends there; the seven others train for 276 to 499 epochs and average "
+             "83.38 (-2.29), four of them stopped by the 500-epoch budget while still improving. The authors "
+             "report one split (RandomState(0)) where gkd draws ten")
 _MOLHIV = ("not measured: one seed (the CPU budget), against MuGSI's spread over seeds of {std}; gkd's molhiv is "
            "rebuilt from MoleculeNet HIV with its own scaffold split, and the teacher is a GIN 3x128 (MuGSI's: "
            "not stated in the reference)")
 CAUSES.update({
     ("VQGraph", "cora", "nosmog"): _NOSMOG, ("VQGraph", "citeseer", "nosmog"): _NOSMOG,
+    ("CPF", "cora", "cpf"): _CPF_CORA,
     ("MuGSI", "ogbg-molhiv", "none"): _MOLHIV.format(std="1.49"),
     ("MuGSI", "ogbg-molhiv", "glnn"): _MOLHIV.format(std="1.01"),
 })
@@ -143,7 +151,8 @@ def _citation_claims() -> list[Claim]:
         claims.append(Claim("VQGraph", dataset, "nosmog", "nosmog", ours, cause=CAUSES[("VQGraph", dataset, "nosmog")]))
         claims.append(Claim("CPF", dataset, "teacher", "cpf", ours))
         # gkd's CPF student defaults to one free confidence per node: CPF's "tra" parameterisation
-        claims.append(Claim("CPF", dataset, "cpf", "cpf", ours, student="CPF-tra"))
+        claims.append(Claim("CPF", dataset, "cpf", "cpf", ours, student="CPF-tra",
+                            cause=CAUSES.get(("CPF", dataset, "cpf"), "")))
     return claims
 
 
@@ -240,6 +249,9 @@ def ledger_markdown(rows: list[dict]) -> str:
             continue
         low, high = row["interval"]
         mark = row["verdict"]
+        if mark == "within noise" and row["std"] > 2 * max(figure.std or 0.0, 1.0):
+            # the rule lets a wide spread of ours absorb the difference: say so rather than call it reproduced
+            mark = f"within noise, but our spread is wide ({row['std']:.2f})"
         if mark == "gap":
             causes.append(f"- {figure.paper} {claim.dataset} {claim.method} ({claim.setting}): "
                           f"{claim.cause or 'not explained'}")

@@ -71,6 +71,14 @@ def test_ledger_rows_read_each_claims_own_runs():
     assert "not run yet" in text
 
 
+def test_a_wide_spread_of_ours_is_flagged_even_within_noise():
+    records = [_record("cora-lcc", "none", s, v, 0.8, "glnn") for s, v in enumerate((0.50, 0.60, 0.70))]
+    rows = [r for r in reproduce.ledger_rows(records) if r["claim"].dataset == "cora"
+            and r["claim"].method == "none" and r["claim"].paper == "VQGraph"]
+    assert rows[0]["verdict"] == "within noise"  # |60 - 59.18| under our std of 10
+    assert "within noise, but our spread is wide (10.00)" in reproduce.ledger_markdown(rows)
+
+
 def test_a_gap_names_its_cause_on_the_page():
     records = [_record("citeseer-lcc", "none", s, 0.50, 0.70, "glnn") for s in range(2)]
     rows = [r for r in reproduce.ledger_rows(records) if r["claim"].dataset == "citeseer"
