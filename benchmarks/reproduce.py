@@ -249,19 +249,19 @@ def ledger_markdown(rows: list[dict]) -> str:
             continue
         low, high = row["interval"]
         mark = row["verdict"]
-        if mark == "within noise" and row["std"] > 2 * max(figure.std or 0.0, 1.0):
-            # the rule lets a wide spread of ours absorb the difference: say so rather than call it reproduced
+        wide = mark == "within noise" and row["std"] > 2 * max(figure.std or 0.0, 1.0)
+        if wide:  # the rule lets a wide spread of ours absorb the difference: say so rather than call it reproduced
             mark = f"within noise, but our spread is wide ({row['std']:.2f})"
-        if mark == "gap":
+        if mark == "gap" or (wide and claim.cause):
             causes.append(f"- {figure.paper} {claim.dataset} {claim.method} ({claim.setting}): "
                           f"{claim.cause or 'not explained'}")
-            mark = f"gap ({len(causes)})"
+            mark = f"{mark} ({len(causes)})"
         lines.append(f"| {figure.paper} | {figure.table} | {dataset} | {claim.setting} | {pair} | {claim.method} | "
                      f"{_pm(figure.value, figure.std)} | {row['runs']} | {_pm(row['mean'], row['std'])} | "
                      f"[{low:.2f}, {high:.2f}] | {row['difference']:+.2f} | {mark} |")
     text = "\n".join(lines) + "\n"
     if causes:
-        text += "\nMeasured causes of the gaps, by row:\n\n" + "\n".join(
+        text += "\nMeasured causes of the gaps (and of wide spreads), by row:\n\n" + "\n".join(
             f"{i}. {line[2:]}" for i, line in enumerate(causes, 1)) + "\n"
     return text
 
@@ -274,7 +274,7 @@ def protocols_markdown(seeds: int) -> str:
         lines.append(f"| {g.name} | {', '.join(g.datasets)} | {', '.join(g.methods)} | "
                      f"{g.protocol or 'the dataset’s'} | {g.teacher or 'the protocol’s'} | {g.setting} | {count} |")
         if count < seeds:
-            notes.append(f"- {g.name}: {count} seeds, not {seeds}: {g.why_fewer}")
+            notes.append(f"- {g.name}: {count} seed{'s' if count > 1 else ''}, not {seeds}: {g.why_fewer}")
     return "\n".join(lines + [""] + notes) + "\n"
 
 
@@ -284,7 +284,7 @@ def not_run_markdown() -> str:
     for figure in FIGURES:
         if (figure.paper, figure.dataset, figure.setting) in run:
             continue
-        reason = NOT_RUN_SETTINGS.get(figure.setting) or NOT_RUN.get(figure.dataset)
+        reason = NOT_RUN.get(figure.dataset) or NOT_RUN_SETTINGS.get(figure.setting)
         if reason is None:
             reason = "a setting of its paper this ledger does not run yet"
         counts[f"{figure.dataset}: {reason}"] = counts.get(f"{figure.dataset}: {reason}", 0) + 1
