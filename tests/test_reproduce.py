@@ -45,7 +45,7 @@ def test_every_ledger_row_names_exactly_one_published_figure_and_a_group():
 def _record(dataset, method, seed, test, teacher_score, protocol=None, setting="transductive", **extra):
     record = {"status": "ok", "dataset": dataset, "method": method, "seed": seed, "test": test,
               "teacher_test": teacher_score, "setting": setting, "split": "cpf", "teacher": "sage-gcn2x128",
-              "student": "mlp2x128", "epochs": 200}
+              "student": "mlp2x128", "epochs": 200, "best_epoch": 120}
     if protocol is not None:
         record["protocol"] = protocol
     return {**record, **extra}
@@ -77,6 +77,16 @@ def test_a_wide_spread_of_ours_is_flagged_even_within_noise():
             and r["claim"].method == "none" and r["claim"].paper == "VQGraph"]
     assert rows[0]["verdict"] == "within noise"  # |60 - 59.18| under our std of 10
     assert "within noise, but our spread is wide (10.00)" in reproduce.ledger_markdown(rows)
+
+
+def test_early_stopped_seeds_are_named_with_their_epochs():
+    records = [_record("cora-lcc", "glnn", s, 0.80, 0.8, "glnn") for s in range(4)]
+    records[1]["best_epoch"], records[1]["test"] = 3, 0.40  # stopped within its first epochs
+    claim = next(c for c in reproduce.CLAIMS if (c.paper, c.dataset, c.method) == ("VQGraph", "cora", "glnn"))
+    text = reproduce.early_stops(claim, records)
+    assert text == ("measured: best validation epoch under the patience (50) on seed 1 (epoch 3: 40.00); "
+                    "the other 3 seeds average 80.00")
+    assert reproduce.early_stops(claim, records[:1]) == ""  # none stopped early
 
 
 def test_a_gap_names_its_cause_on_the_page():

@@ -86,9 +86,11 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
         history.append({"epoch": epoch, "valid": valid, "epoch_seconds": valid_start - epoch_start,
                         "valid_seconds": time.perf_counter() - valid_start, **terms})
         improved = not math.isnan(valid) and valid >= best_valid  # ties go to the later epoch
-        if improved or best_state is None:
+        if improved or best_epoch < 0:
             best_valid = valid if improved else best_valid
-            best_epoch, best_state = epoch, copy.deepcopy((model.state_dict(), distiller.state_dict()))
+            best_epoch = epoch
+            if config.selection == "best":  # "last" keeps the final weights: no copy to make
+                best_state = copy.deepcopy((model.state_dict(), distiller.state_dict()))
         bar.set_postfix(valid=f"{valid:.4f}", best=f"{best_valid:.4f}")
         if epoch - best_epoch >= config.patience:
             break
