@@ -199,7 +199,7 @@ def _mine(claim: Claim, records: list[dict]) -> list[dict]:
 def early_stops(claim: Claim, records: list[dict]) -> str:
     """The seeds of a student claim whose best validation epoch came before the patience ran
     once (the run ended within its first 2 x patience epochs), with their figures, and the mean
-    of the others; empty when there are none."""
+    of the others; empty when there are none, or when they score no lower than the others."""
     if claim.method == "teacher":
         return ""
     group = _group(claim.group)
@@ -212,6 +212,8 @@ def early_stops(claim: Claim, records: list[dict]) -> str:
     if not early or len(early) == len(runs):
         return ""
     rest = [100 * r[claim.view] for r in runs if r["best_epoch"] >= patience]
+    if statistics.mean(100 * r[claim.view] for r in early) >= statistics.mean(rest):
+        return ""  # the early seeds score no lower: they explain no shortfall
     seeds = ", ".join(f"seed {r['seed']} (epoch {r['best_epoch']}: {100 * r[claim.view]:.2f})" for r in early)
     return (f"measured: best validation epoch under the patience ({patience}) on {seeds}; the other {len(rest)} "
             f"seeds average {statistics.mean(rest):.2f}")

@@ -87,6 +87,8 @@ def test_early_stopped_seeds_are_named_with_their_epochs():
     assert text == ("measured: best validation epoch under the patience (50) on seed 1 (epoch 3: 40.00); "
                     "the other 3 seeds average 80.00")
     assert reproduce.early_stops(claim, records[:1]) == ""  # none stopped early
+    records[1]["test"] = 0.90
+    assert reproduce.early_stops(claim, records) == ""  # stopped early but scored higher: no shortfall
 
 
 def test_a_gap_names_its_cause_on_the_page():
