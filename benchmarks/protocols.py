@@ -216,17 +216,13 @@ def _nosmog_paper(base: str) -> Protocol:
     and similarity weight, trained as the authors train it: batches of 512 nodes (full-batch, one
     step an epoch, the similarity term threw the student off: Cora seeds 0 / 1, 70.0 / 69.4
     full-batch against 79.5 / 82.2 in batches)."""
-    dropout, weight_decay, lr = _GLNN_MLP[base]
+    glnn = _glnn_paper(base)  # the same teacher, MLP size and optimiser (tran.conf.yaml repeats GLNN's)
+    dropout = glnn.students[0].dropout
     dim, walks, length, window, epochs, eps, similarity = _NOSMOG_EXTRA[base]
     walk = (("dim", dim), ("walks_per_node", walks), ("walk_length", length), ("window", window), ("epochs", epochs))
     student = ModelSpec("nosmog", hidden=128, num_layers=2, dropout=dropout, options=walk)
-    return Protocol(
-        split="cpf", teacher=_GLNN_TEACHER, students=[ModelSpec("mlp", hidden=128, num_layers=2, dropout=dropout)],
-        teacher_config=_GLNN_TEACHER_CONFIG,
-        # batch_size 512: train_student.py's default; an MLP reads no neighbours, so node batches
-        student_config=TrainConfig(epochs=200, lr=lr, weight_decay=weight_decay, patience=50, fanouts=(5, 5),
-                                   batch_size=512),
-        notes="NOSMOG's own settings (tran.conf.yaml, experiments/nosmog_cpf.sh)",
+    return replace(
+        glnn, notes="NOSMOG's own settings (tran.conf.yaml, experiments/nosmog_cpf.sh)",
         other_students={"nosmog": student},
         # the projector's dropout is the MLP's (encode_mlp4kd uses the model's dropout)
         method_options={"nosmog": {"lam": 0.0, "adv_weight": 0.1, "epsilon": eps, "steps": 5,

@@ -9,8 +9,9 @@ holds (``import_modules``), so a new file is all a new method, model or dataset 
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 from .errors import UnknownNameError
@@ -53,6 +54,21 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return [(name, self._entries[name]) for name in self.names()]
+
+
+def check_options(kind: str, name: str, function: Callable, options: Iterable[str],
+                  fixed: Iterable[str] = ("self",)) -> None:
+    """Raise ``TypeError`` naming every one of ``options`` that ``function`` (a constructor or
+    factory of the ``kind`` called ``name``) does not take, with the ones it does; ``fixed``: its
+    parameters that are not options. A function with ``**kwargs`` takes any name: it checks its own."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        return
+    valid = [p.name for p in parameters if p.name not in set(fixed) and p.kind != p.VAR_POSITIONAL]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise TypeError(f"{kind} {name!r} has no option {', '.join(unknown)}; its options: "
+                        f"{', '.join(valid) or 'none'}")
 
 
 def import_modules(package: str, path: Iterable[str]) -> None:

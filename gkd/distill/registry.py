@@ -4,10 +4,9 @@ a new method file needs no other edit. Methods combine with ``+``
 (``gkd.distill.compose.Composite``)."""
 from __future__ import annotations
 
-import inspect
 from typing import TypeVar
 
-from ..registry import Registry
+from ..registry import Registry, check_options
 from .base import Distiller
 from .compose import SEPARATOR, Composite
 
@@ -56,8 +55,5 @@ def get(name: str, **options) -> Distiller:
             raise TypeError(f"options of a combination go per method, keyed by {names}; got {unknown}")
         return Composite([get(part, **options.get(part, {})) for part in names])
     cls = registered(name)
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise TypeError(f"method {name!r} has no option {unknown}; its options: {', '.join(valid) or 'none'}")
+    check_options("method", name, cls.__init__, options)
     return cls(**options)

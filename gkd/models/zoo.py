@@ -4,14 +4,13 @@ for a task. A model registers itself with ``@register`` on its class (a ``Model`
 module of its folder, so a new model file needs no other edit."""
 from __future__ import annotations
 
-import inspect
 from typing import TypeVar
 
 from torch import nn
 
 from ..data.task import Task
 from ..errors import MismatchError
-from ..registry import Registry
+from ..registry import Registry, check_options
 from .base import Model
 
 MODELS: Registry[type[Model]] = Registry("model")
@@ -67,15 +66,7 @@ def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout
         article = "an" if task.kind == "image" else "a"
         raise MismatchError(f"model {name!r} {what}, but task {task.name!r} is {article} {task.kind} task; "
                             f"{task.kind} models: {', '.join(fitting)}")
-    if options:
-        own = [p.name for p in inspect.signature(cls.from_task).parameters.values()
-               if p.kind == p.KEYWORD_ONLY or p.default is not p.empty]
-        takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.from_task).parameters.values())
-        valid = [o for o in own if o not in ("hidden", "num_layers", "dropout", "norm")]
-        unknown = sorted(set(options) - set(valid))
-        if unknown and not takes_any:
-            raise TypeError(f"model {name!r} has no option {', '.join(unknown)}; its options: "
-                            f"{', '.join(valid) or 'none'}")
+    check_options("model", name, cls.from_task, options, fixed=("task", "hidden", "num_layers", "dropout", "norm"))
     return cls.from_task(task, hidden=hidden, num_layers=num_layers, dropout=dropout, norm=norm, **options)
 
 
