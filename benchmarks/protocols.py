@@ -240,10 +240,16 @@ _CPF_TRA = {"cora": (7, 32, 0.8, 0.2, 0.001, 0.01), "citeseer": (6, 64, 0.8, 0.2
 def _cpf_paper(base: str) -> Protocol:
     """CPF's protocol on ``base``'s largest component: its GCN teacher (64 hidden, dropout 0.8,
     weight decay 0.001) and its "tra" student (one free confidence per node) at the authors'
-    per-dataset depth, width, dropouts and optimiser, trained on the Frobenius distance."""
+    per-dataset depth, width, dropouts and optimiser, trained on the Frobenius distance. The
+    student is built as ``models/PLP.py`` builds it: FT's raw scores and a ReLU per layer
+    (``ft_output="scores"``), FT and the attention drawn afresh in every layer
+    (``per_layer_dropout``), the feature dropout on the node confidences too, which start from
+    ``xavier_normal_``."""
     layers, width, feat_drop, attn_drop, lr, weight_decay = _CPF_TRA[base]
     student = ModelSpec("cpf", hidden=width, num_layers=layers, dropout=feat_drop,
-                        options=(("attention_dropout", attn_drop),))
+                        options=(("attention_dropout", attn_drop), ("confidence_dropout", feat_drop),
+                                 ("confidence_init", "xavier"), ("ft_output", "scores"),
+                                 ("per_layer_dropout", True)))
     return Protocol(
         split="cpf", teacher=ModelSpec("gcn", hidden=64, num_layers=2, dropout=0.8),
         students=[], teacher_config=TrainConfig(epochs=500, lr=0.01, weight_decay=0.001, patience=50),

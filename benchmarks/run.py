@@ -201,7 +201,7 @@ def subset_of(args: argparse.Namespace) -> int | None:
 
 def run_key(record: dict) -> str:
     fields = ("dataset", "split", "teacher", "student", "method", "seed", "epochs", "subset", "fanouts", "protocol",
-              "selection")
+              "selection", "options")
     key = {f: record.get(f) for f in fields}
     key["setting"] = record.get("setting", "transductive")
     return json.dumps(key, sort_keys=True)
@@ -378,6 +378,9 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, store: Resul
                 record["selection"] = args.selection
             if args.fanouts is not None and dataset.kind == "node":
                 record["fanouts"] = list(args.fanouts)
+            options = run_options(proto, student_spec, method)
+            if options:
+                record["options"] = options
             planned.append((student_spec, method, sconfig, record))
         seed_keys = [run_key(r) for *_, r in planned]
         keys += seed_keys
@@ -449,6 +452,15 @@ def say(line: str) -> None:
     """Progress on rank 0 only (every line once under torchrun)."""
     if distributed.is_main():
         print(line, flush=True)
+
+
+def run_options(proto: Protocol, student_spec: gkd.ModelSpec, method: str) -> dict:
+    """What a run's labels leave out and its key must hold: the method's options as they run (its
+    defaults included, so a changed default is a new run) and the teacher's and the student's
+    model options, each only when it has any."""
+    parts = {"method": gkd_distill.options_of(method, **proto.method_options.get(method, {})),
+             "teacher": dict(proto.teacher.options), "student": dict(student_spec.options)}
+    return json.loads(json.dumps({part: value for part, value in parts.items() if value}))
 
 
 def _pairs(proto: Protocol, methods: tuple[str, ...], kind: str) -> list[tuple]:

@@ -71,6 +71,15 @@ def check_options(kind: str, name: str, function: Callable, options: Iterable[st
                         f"{', '.join(valid) or 'none'}")
 
 
+def resolved_options(function: Callable, options: dict, fixed: Iterable[str] = ("self",)) -> dict:
+    """Every option of ``function`` with its value: ``options`` over the signature's defaults
+    (parameters without a default, or named in ``fixed``, are not options)."""
+    parameters = inspect.signature(function).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.name not in set(fixed)
+                and p.default is not p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    return {**defaults, **options}
+
+
 def import_modules(package: str, path: Iterable[str]) -> None:
     """Import every module of ``package`` (its ``__name__`` and ``__path__``), so that the entries
     they define register themselves."""

@@ -169,9 +169,46 @@ def test_the_authors_ft_scores_mix_raw_scores_into_h_and_give_h_as_the_logits():
     v = int(task.split["test"][0])
     into = edges[1] == v
     keep = torch.sigmoid(scores.balance[v])
-    expected = keep * (att[into].unsqueeze(-1) * h0[edges[0][into]]).sum(0) + (1 - keep) * f_scores[v]
+    expected = torch.relu(keep * (att[into].unsqueeze(-1) * h0[edges[0][into]]).sum(0) + (1 - keep) * f_scores[v])
     assert torch.allclose(h[v], expected, atol=1e-5)
     train = task.split["train"]
     assert torch.equal(h[train], torch.nn.functional.one_hot(task.data.y[train], task.num_classes).float())
     with pytest.raises(ValueError, match="unknown ft_output 'logits'; valid: softmax, scores"):
         CPFStudent.from_task(task, ft_output="logits")
+
+
+def test_per_layer_dropout_draws_fresh_ft_and_attention_masks_in_every_layer_and_changes_nothing_at_evaluation():
+    task = gkd.data.load("synthetic")
+    torch.manual_seed(0)
+    once = CPFStudent.from_task(task, hidden=8, num_layers=3, dropout=0.5, confidence_dropout=0.5)
+    fresh = CPFStudent.from_task(task, hidden=8, num_layers=3, dropout=0.5, confidence_dropout=0.5,
+                                 per_layer_dropout=True)
+    fresh.load_state_dict(once.state_dict())
+    calls = []
+    for model in (once, fresh):
+        model.ft_in.register_forward_hook(lambda module, args, out, name=model: calls.append(name))
+    once.train()(task.data)
+    fresh.train()(task.data)
+    assert (calls.count(once), calls.count(fresh)) == (1, 3)  # FT once a pass, or once a layer
+    calls.clear()
+    with torch.no_grad():
+        assert torch.equal(once.eval()(task.data).logits, fresh.eval()(task.data).logits)
+    assert (calls.count(once), calls.count(fresh)) == (1, 1)  # no dropout at evaluation: one FT pass
+
+
+def test_confidence_dropout_and_init_follow_the_authors_and_refuse_what_does_not_apply():
+    task = gkd.data.load("synthetic")
+    torch.manual_seed(0)
+    model = CPFStudent.from_task(task, confidence_init="xavier", confidence_dropout=0.8)
+    n = int(task.data.num_nodes)
+    assert abs(model.confidence.std().item() - (4.0 / (n + 1)) ** 0.5) < 0.1 * (4.0 / (n + 1)) ** 0.5
+    assert torch.count_nonzero(CPFStudent.from_task(task).confidence) == 0  # zeros by default
+    model.train()
+    edges = model.edges(task.data)
+    # the attention of a training pass sees about 20% of the scores (the others dropped to 0)
+    seen = torch.stack([model.attention(task.data, edges) for _ in range(2)])
+    assert not torch.equal(seen[0], seen[1])
+    with pytest.raises(ValueError, match="unknown confidence_init 'ones'; valid: zeros, xavier"):
+        CPFStudent.from_task(task, confidence_init="ones")
+    with pytest.raises(ValueError, match="confidence_dropout applies to per-node confidences"):
+        CPFStudent.from_task(task, confidence="feature", confidence_dropout=0.5)

@@ -119,3 +119,23 @@ def test_a_benchmark_killed_at_random_moments_resumes_to_the_full_set(tmp_path):
     assert subprocess.run(command, cwd=ROOT, env=_env(tmp_path), capture_output=True).returncode == 0
     keys = [run_key(r) for r in _lines(out / "results.jsonl")]
     assert len(keys) == len(set(keys)) == 6
+
+
+def test_the_run_key_holds_the_options_that_ran_defaults_included(monkeypatch):
+    from benchmarks.protocols import PAPER_PROTOCOLS, PROTOCOLS
+    from benchmarks.run import run_options
+    from gkd.distill.glnn import GLNN
+
+    proto = PROTOCOLS["synthetic"]
+    mlp = proto.students[0]
+    assert run_options(proto, mlp, "none") == {}  # nothing to hold: the key is as it was
+    assert run_options(proto, mlp, "glnn") == {"method": {"lam": 0.0}}  # the default, written out
+    before = run_key({"dataset": "synthetic", "method": "glnn", "options": run_options(proto, mlp, "glnn")})
+    monkeypatch.setattr(GLNN.__init__, "__defaults__", (0.5,))  # a changed default is a new run
+    after = run_key({"dataset": "synthetic", "method": "glnn", "options": run_options(proto, mlp, "glnn")})
+    assert before != after and json.loads(after)["options"] == {"method": {"lam": 0.5}}
+    cpf = PAPER_PROTOCOLS["cpf"]["cora-lcc"]
+    options = run_options(cpf, cpf.other_students["cpf"], "cpf")
+    assert options["method"] == {"reduction": "frobenius"}
+    assert options["student"]["per_layer_dropout"] is True and "teacher" not in options
+    assert run_options(proto, mlp, "glnn+kd")["method"]["kd"]["temperature"] == 4.0  # per part of a combination

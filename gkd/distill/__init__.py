@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from ..registry import import_modules
 from .base import Batch, Distiller
-from .registry import METHODS, available, get, kinds_of, register, registered, student_model_of
+from .registry import METHODS, available, get, kinds_of, options_of, register, registered, student_model_of
 
 import_modules(__name__, __path__)  # each method file registers itself
 
-__all__ = ["METHODS", "Batch", "Distiller", "available", "get", "kinds_of", "register", "registered",
+__all__ = ["METHODS", "Batch", "Distiller", "available", "get", "kinds_of", "options_of", "register", "registered",
            "student_model_of"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from ..registry import Registry, check_options
+from ..registry import Registry, check_options, resolved_options
 from .base import Distiller
 from .compose import SEPARATOR, Composite
 
@@ -57,3 +57,15 @@ def get(name: str, **options) -> Distiller:
     cls = registered(name)
     check_options("method", name, cls.__init__, options)
     return cls(**options)
+
+
+def options_of(name: str, **options) -> dict:
+    """Every option of method ``name`` with the value ``get(name, **options)`` would use (the
+    constructor's defaults under the given ones; per part for a ``+`` combination), so that a
+    record names what ran even after a default changes."""
+    if SEPARATOR in name:
+        return {part.strip(): options_of(part.strip(), **options.get(part.strip(), {}))
+                for part in name.split(SEPARATOR)}
+    cls = registered(name)
+    check_options("method", name, cls.__init__, options)
+    return resolved_options(cls.__init__, options)
