@@ -14,12 +14,13 @@ import os
 
 os.environ.setdefault("OUTDATED_IGNORE", "1")  # ogb otherwise checks its version online on import
 
-from . import data, distill, metrics, models  # noqa: E402
+from . import data, distill, export, metrics, models  # noqa: E402
 from .data.task import Task  # noqa: E402
+from .export import load, save  # noqa: E402
 from .models.spec import ModelSpec  # noqa: E402
 from .outputs import Outputs  # noqa: E402
 from .train import FitResult, TrainConfig, fit, predict, train_student, train_teacher  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["FitResult", "ModelSpec", "Outputs", "Task", "TrainConfig", "data", "distill", "fit", "metrics",
-           "models", "predict", "train_student", "train_teacher"]
+__all__ = ["FitResult", "ModelSpec", "Outputs", "Task", "TrainConfig", "data", "distill", "export", "fit", "load",
+           "metrics", "models", "predict", "save", "train_student", "train_teacher"]

@@ -59,6 +59,51 @@ class _CSRProduct(torch.autograd.Function):
         return None, spmm(ctx.adjacency.transpose, grad)
 
 
+def normalised_edges(edge_index: Tensor, nodes: Tensor, norm: Norm) -> tuple[Tensor, Tensor, Tensor]:
+    """The entries of ``A_norm`` as (source, receiver, weight) per edge, self loops added where
+    the normalisation has them; ``nodes``: ``arange(num_nodes)`` (a tensor, so that a traced
+    export keeps the node count an input's size, not a constant)."""
+    src, dst = edge_index[0], edge_index[1]
+    if norm in ("sym", "mean_loops"):
+        src, dst = torch.cat([src, nodes]), torch.cat([dst, nodes])
+    ones = torch.ones_like(src, dtype=torch.float)
+    in_degree = torch.zeros_like(nodes, dtype=torch.float).scatter_add(0, dst, ones)
+    if norm in ("mean", "mean_loops"):
+        weight = 1.0 / in_degree.clamp(min=1)[dst]
+    elif norm == "sym":
+        inv_sqrt = in_degree.clamp(min=1).pow(-0.5)
+        weight = inv_sqrt[src] * inv_sqrt[dst]
+    elif norm == "sum":
+        weight = ones
+    else:
+        raise ValueError(f"unknown normalisation {norm!r}; valid: mean, sym, sum, mean_loops")
+    return src, dst, weight
+
+
+class EdgeListAdjacency:
+    """``A_norm`` kept as its edge list; ``A_norm @ h`` gathers the sources' rows and adds them
+    into the receivers' (``scatter_add``, ONNX's ScatterElements with an add reduction). Slower
+    than the CSR product, but every operator in it traces (TorchScript) and exports to ONNX,
+    which sparse CSR tensors do not: the adjacency ``gkd.export`` runs a GNN on
+    (``use_edge_lists``)."""
+
+    def __init__(self, edge_index: Tensor, norm: Norm):
+        self.edge_index, self.norm = edge_index, norm
+
+    def __matmul__(self, h: Tensor) -> Tensor:
+        nodes = torch.arange(h.size(0), device=h.device)
+        src, dst, weight = normalised_edges(self.edge_index, nodes, self.norm)
+        messages = h[src] * weight.unsqueeze(-1).to(h.dtype)
+        return torch.zeros_like(h).scatter_add(0, dst.unsqueeze(-1).expand_as(messages), messages)
+
+
+def use_edge_lists(data: Data) -> Data:
+    """Mark ``data`` so that its adjacency is an ``EdgeListAdjacency`` (exportable operators) instead
+    of a CSR matrix; returns ``data``."""
+    data.__dict__["_gkd_edge_lists"] = True
+    return data
+
+
 class SparseAdjacency:
     """``A`` (rows = receiving nodes) and ``A^T`` as CSR tensors for one normalisation.
 
@@ -74,21 +119,7 @@ class SparseAdjacency:
     """
 
     def __init__(self, edge_index: Tensor, num_nodes: int, norm: Norm):
-        src, dst = edge_index[0], edge_index[1]
-        if norm in ("sym", "mean_loops"):
-            loops = torch.arange(num_nodes, device=edge_index.device)
-            src, dst = torch.cat([src, loops]), torch.cat([dst, loops])
-        ones = torch.ones(src.numel(), device=edge_index.device)
-        in_degree = torch.zeros(num_nodes, device=edge_index.device).index_add_(0, dst, ones)
-        if norm in ("mean", "mean_loops"):
-            weight = 1.0 / in_degree.clamp(min=1)[dst]
-        elif norm == "sym":
-            inv_sqrt = in_degree.clamp(min=1).pow(-0.5)
-            weight = inv_sqrt[src] * inv_sqrt[dst]
-        elif norm == "sum":
-            weight = ones
-        else:
-            raise ValueError(f"unknown normalisation {norm!r}; valid: mean, sym, sum, mean_loops")
+        src, dst, weight = normalised_edges(edge_index, torch.arange(num_nodes, device=edge_index.device), norm)
         size = (num_nodes, num_nodes)
         with warnings.catch_warnings():  # torch flags sparse CSR as beta
             warnings.simplefilter("ignore")
@@ -138,8 +169,10 @@ class SparseAdjacency:
         return spmm(self.matrix, dense)
 
 
-def adjacency(data: Data, norm: Norm) -> SparseAdjacency:
-    """The (cached) normalised adjacency of ``data``."""
+def adjacency(data: Data, norm: Norm) -> SparseAdjacency | EdgeListAdjacency:
+    """The (cached) normalised adjacency of ``data`` (its edge list if ``use_edge_lists`` marked it)."""
+    if data.__dict__.get("_gkd_edge_lists", False):
+        return EdgeListAdjacency(data.edge_index, norm)
     cache = data.__dict__.setdefault("_gkd_adjacency", {})
     key = (norm, data.edge_index.data_ptr(), data.edge_index.size(1), data.edge_index.device)
     if key not in cache:

@@ -4,7 +4,9 @@ stack the graph models share: encoder, layers, norm, activation, dropout, option
 and ``Outputs`` with the per-layer representations."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -31,8 +33,22 @@ class Model(nn.Module):
     name: ClassVar[str] = ""
     """The name ``gkd.models.build`` and ``ModelSpec`` know the model by."""
 
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording(cls.__dict__["__init__"])
+
+    @property
+    def init_arguments(self) -> dict:
+        """The arguments the model was constructed with, by name, defaults filled in (its outermost
+        ``__init__``'s): what a saved model needs to be built again (``gkd.export``)."""
+        return dict(self.__dict__.get("_gkd_init_arguments", {}))
+
     kinds: ClassVar[tuple[str, ...]] = ()
     """The task kinds (``Task.kind``) the model is built for."""
+
+    reads_node_ids: ClassVar[bool] = False
+    """Whether the model looks rows up by node id (``data.n_id``), being bound to one graph's nodes."""
 
     @property
     def row_independent(self) -> bool:
@@ -54,6 +70,26 @@ class Model(nn.Module):
                   norm: str | None = None) -> Model:
         """The model sized for ``task`` (input width, classes, level, encoders)."""
         raise NotImplementedError(f"{cls.__name__} does not say how to size itself for a task")
+
+
+def _recording(init: Callable) -> Callable:
+    """``init`` that also keeps its bound arguments on the instance (the outermost constructor of
+    a subclass chain writes last, so the instance keeps its own class's arguments)."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self: nn.Module, *args, **kwargs) -> None:
+        init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop(next(iter(signature.parameters)))  # self
+        for name, parameter in signature.parameters.items():
+            if parameter.kind == parameter.VAR_KEYWORD:
+                arguments.update(arguments.pop(name))
+        object.__setattr__(self, "_gkd_init_arguments", arguments)
+
+    return wrapper
 
 
 def dropout(h: Tensor, p: float, training: bool) -> Tensor:

@@ -27,6 +27,7 @@ class PositionalMLP(Model):
 
     name = "nosmog"
     kinds = ("node",)
+    reads_node_ids = True
 
     def __init__(self, in_dim: int, encoding: Tensor, hidden: int, out_dim: int, num_layers: int = 2,
                  dropout: float = 0.0, norm: str | None = None):
