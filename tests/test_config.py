@@ -219,3 +219,15 @@ def test_tensorboard_events_hold_each_loss_term_and_the_validation_score(tmp_pat
     valid = [e.value for e in events.Scalars("valid/accuracy")]
     assert total == pytest.approx([c[1] for c in record["curve"]], rel=1e-5)
     assert valid == pytest.approx([c[2] for c in record["curve"]], rel=1e-5)
+
+
+def test_the_guide_s_example_file_parses_and_passes_the_checks(tmp_path):
+    guide = (ROOT / "docs" / "guide" / "benchmarks.md").read_text()
+    path = _write(tmp_path, re.search(r"```toml\n(.*?)```", guide, re.S).group(1))
+    args = arguments(["--config", str(path)])
+    entries = entries_from_args(args)
+    assert [(e.dataset, e.setting) for e in entries] == [("cora", "transductive"), ("citeseer", "transductive"),
+                                                         ("cora", "inductive")]
+    assert all(bench.check_entry(e, args) == [] for e in entries)
+    assert entries[2].options == {"kd": {"temperature": 2.0, "kd_weight": 0.5}}
+    assert (args.seeds, args.epochs, args.no_faithfulness, args.tensorboard) == (5, 200, True, True)
