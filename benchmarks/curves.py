@@ -24,11 +24,6 @@ def available() -> bool:
     return importlib.util.find_spec("tensorboard") is not None
 
 
-def missing() -> str:
-    """Why event files cannot be written here (empty when they can)."""
-    return "" if available() else "the tensorboard package is not installed"
-
-
 def run_name(record: dict, key: str) -> str:
     """The folder of one run under ``<out>/tensorboard/``: readable labels, then a hash of ``key``."""
     group = "-".join(p for p in (record["dataset"], record.get("setting", "transductive"), record.get("protocol"))

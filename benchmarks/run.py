@@ -12,9 +12,10 @@ With no argument: the quick suite (embedded synthetic node and graph tasks and d
 Suites: quick, node, graph, vision, survey (``benchmarks.suites``); a dataset whose files are
 absent is reported and skipped. Results are appended atomically to ``<out>/results.jsonl`` as each
 run finishes; a rerun with the same ``--out`` skips the runs already there (keyed by dataset,
-split, setting, teacher, student, method, seed, epochs and subset), so an interrupted benchmark
-resumes. A failing run is recorded with its error and the rest goes on. ``--page PATH`` writes a
-results page (``benchmarks.pages``): the summary with the command, commits, date and machine.
+split, setting, teacher, student, method, seed, epochs, subset and the options that ran), so an
+interrupted benchmark resumes and a changed option is a new run. A failing run is recorded with
+its error and the rest goes on. ``--page PATH`` writes a results page (``benchmarks.pages``): the
+summary with the command, commits, date and machine.
 
 ``--config FILE`` runs the experiments a TOML file names (``benchmarks.config``; the files kept in
 ``benchmarks/configs/``); flags given beside it override the file's values, ``--dataset`` and
@@ -335,8 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         if entries and not any(method in e.methods for e in entries):
             problems.append(f"--options names {method!r}, which no run uses; add it to --methods or drop the option")
     if args.tensorboard and not curves.available():
-        problems.append(f"--tensorboard needs the tensorboard package ({curves.missing()}); pip install tensorboard "
-                        f"(or gkd[tensorboard]), or drop --tensorboard")
+        problems.append("--tensorboard needs the tensorboard package, which is not installed; pip install "
+                        "tensorboard (or gkd[tensorboard]), or drop --tensorboard")
     out = Path(args.out)
     problems += [p for p in (check_writable(out, "the results folder (--out)", "pick another --out"),
                              None if args.no_cache else check_writable(
