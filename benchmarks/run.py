@@ -4,6 +4,7 @@ each method, and report test metric, gap closed, costs and inference speed-up.
     python -m benchmarks.run --suite quick                  # embedded data, minutes
     python -m benchmarks.run --suite survey --dataset cora,citeseer --root ../shared/datasets
     python -m benchmarks.run --dataset cora --methods none,kd,glnn --setting inductive
+    python -m benchmarks.run --config benchmarks/configs/survey.toml --root ../shared/datasets   # a file
     python -m benchmarks.run --report results/              # tables and plots again, no training
     python -m benchmarks.run --report results/ --page docs/results/quick.md   # its results page
 
@@ -11,9 +12,16 @@ With no argument: the quick suite (embedded synthetic node and graph tasks and d
 Suites: quick, node, graph, vision, survey (``benchmarks.suites``); a dataset whose files are
 absent is reported and skipped. Results are appended atomically to ``<out>/results.jsonl`` as each
 run finishes; a rerun with the same ``--out`` skips the runs already there (keyed by dataset,
-split, setting, teacher, student, method, seed, epochs and subset), so an interrupted benchmark
-resumes. A failing run is recorded with its error and the rest goes on. ``--page PATH`` writes a
-results page (``benchmarks.pages``): the summary with the command, commits, date and machine.
+split, setting, teacher, student, method, seed, epochs, subset and the options that ran), so an
+interrupted benchmark resumes and a changed option is a new run. A failing run is recorded with
+its error and the rest goes on. ``--page PATH`` writes a results page (``benchmarks.pages``): the
+summary with the command, commits, date and machine.
+
+``--config FILE`` runs the experiments a TOML file names (``benchmarks.config``; the files kept in
+``benchmarks/configs/``); flags given beside it override the file's values, ``--dataset`` and
+``--methods`` narrow its experiments and ``--teacher`` / ``--students`` replace theirs, as they do
+a suite's. ``--tensorboard`` also writes each run's per-epoch loss terms and validation scores as
+TensorBoard event files under ``<out>/tensorboard/`` (``benchmarks.curves``).
 """
 from __future__ import annotations
 
@@ -34,7 +42,9 @@ from gkd.errors import DataNotFoundError, GkdError, UnknownNameError
 from gkd.io import atomic_write_text, cache_dir
 from gkd.train import distributed
 
-from . import pages
+from . import curves, pages
+from .config import ConfigError, merge_options, options_of_flags, parse_budget, parse_fanouts, parse_option
+from .config import load as load_config
 from .protocols import PAPER_PROTOCOLS, PROTOCOLS, Protocol, capped, protocol
 from .report import write_page, write_reports
 from .single import student_run, teacher_scores
@@ -46,15 +56,24 @@ DEFAULT_METHODS = ["none", "kd", "glnn"]
 SETTINGS = ("transductive", "inductive")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None, namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+    """The flags of ``argv``; ``namespace``'s values stand in for the defaults of the flags not
+    given (a configuration file's, ``arguments``)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="run the experiments of a TOML file (benchmarks/configs/*.toml; see "
+                             "docs/guide/benchmarks.md); flags given beside it override the file's values, "
+                             "--dataset / --methods narrow its experiments, --teacher / --students replace theirs")
     parser.add_argument("--suite", default=None, help=f"one of: {', '.join(sorted(SUITES))}")
     parser.add_argument("--dataset", default=None,
                         help=f"comma-separated; one of: {', '.join(sorted(PROTOCOLS))} (with --suite: only these)")
     parser.add_argument("--methods", default=None,
                         help=f"comma-separated; each one of: {', '.join(gkd_distill.available())}, "
                              f"or a combination such as glnn+srd (with --suite: only these)")
+    parser.add_argument("--options", action="append", type=parse_option, default=None, metavar="METHOD.OPTION=V",
+                        help="a method's option, over the protocol's (and a --config file's); repeat for more, "
+                             "e.g. --options kd.temperature=2 --options kd.alpha=0.5")
     parser.add_argument("--teacher", default=None,
                         help="teacher model name (default: the protocol's; e.g. gcn on the citation sets)")
     parser.add_argument("--students", default=None,
@@ -90,31 +109,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-faithfulness", action="store_true",
                         help="skip the faithful share (a PGD attack on teacher and student after each run)")
     parser.add_argument("--progress", action="store_true", help="show per-epoch progress bars")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also write each run's per-epoch loss terms and validation scores as TensorBoard "
+                             "events in <out>/tensorboard/ (needs: pip install tensorboard)")
     parser.add_argument("--device", default="cpu", help="torch device for training and timing (e.g. cuda)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv, namespace)
+    if not hasattr(args, "entries"):
+        args.entries = None  # a configuration file's experiments (``arguments``)
+    return args
 
 
-def parse_budget(text: str) -> dict[str, int]:
-    """``"epochs=20,subset=2000"`` -> ``{"epochs": 20, "subset": 2000}`` (either may be left out)."""
-    budget = {}
-    for part in text.split(","):
-        key, _, value = part.partition("=")
-        if key.strip() not in ("epochs", "subset") or not value.strip().isdigit() or int(value) < 1:
-            raise argparse.ArgumentTypeError(
-                f"--budget takes epochs=N and/or subset=M (positive integers); got {text!r}")
-        budget[key.strip()] = int(value)
-    return budget
-
-
-def parse_fanouts(text: str) -> tuple[int, ...]:
-    """``"10,5"`` -> ``(10, 5)``."""
-    try:
-        fanouts = tuple(int(f) for f in text.split(","))
-    except ValueError:
-        fanouts = ()
-    if not fanouts or any(f == 0 or f < -1 for f in fanouts):
-        raise argparse.ArgumentTypeError(f"--fanouts takes positive counts or -1, comma-separated; got {text!r}")
-    return fanouts
+def arguments(argv: list[str]) -> argparse.Namespace:
+    """The arguments of a run: the flags of ``argv`` and, with ``--config FILE``, the file's values
+    under them (a flag given beside the file overrides it) and its experiments as ``entries``;
+    raises ``ConfigError`` for a file that cannot run as written."""
+    args = parse_args(argv)
+    if args.config is None:
+        return args
+    config = load_config(args.config)
+    return parse_args(argv, argparse.Namespace(**config.values, entries=config.entries))
 
 
 def _names(text: str, valid: list[str], kind: str) -> list[str]:
@@ -128,16 +141,20 @@ def _names(text: str, valid: list[str], kind: str) -> list[str]:
 
 
 def entries_from_args(args: argparse.Namespace) -> list[Entry]:
-    """The runs asked for: a suite (narrowed by --dataset / --methods, its teacher and students
-    replaced by --teacher / --students) or datasets x methods."""
+    """The runs asked for: a suite or a configuration file's experiments (narrowed by --dataset /
+    --methods, their teacher and students replaced by --teacher / --students) or datasets x methods."""
     datasets = _names(args.dataset, sorted(PROTOCOLS), "dataset") if args.dataset else None
     methods = _names(args.methods, gkd_distill.available(), "method") if args.methods else None
     students = tuple(n.strip() for n in args.students.split(",") if n.strip()) if args.students else None
-    if args.suite is None and not datasets:
+    options = options_of_flags(args.options)
+    if args.suite is None and not datasets and args.entries is None:
         args.suite = "quick"  # no dataset named: the embedded default
-    if args.suite is not None:
+    if args.suite is not None or args.entries is not None:
+        base = suite(args.suite, datasets) if args.entries is None else \
+            tuple(e for e in args.entries if not datasets or e.dataset in datasets)
         chosen = []
-        for entry in suite(args.suite, datasets):
+        for entry in base:
+            entry = _with_options(entry, options)
             entry = dataclasses.replace(entry, methods=tuple(m for m in entry.methods if m in methods)) if methods \
                 else entry
             if args.teacher or students:
@@ -145,8 +162,19 @@ def entries_from_args(args: argparse.Namespace) -> list[Entry]:
                                             students=students or entry.students)
             chosen.append(entry)
         return [e for e in chosen if e.methods]
-    return [Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students, setting=args.setting,
-                  protocol=args.protocol) for d in datasets]
+    return [_with_options(Entry(d, tuple(methods or DEFAULT_METHODS), teacher=args.teacher, students=students,
+                                setting=args.setting, protocol=args.protocol), options) for d in datasets]
+
+
+def _with_options(entry: Entry, options: dict[str, dict]) -> Entry:
+    """``entry`` with the ``--options`` of the methods it runs over its own."""
+    mine = {m: o for m, o in options.items() if m in entry.methods}
+    if not mine:
+        return entry
+    merged = dict(entry.options or {})
+    for method, option in mine.items():
+        merged[method] = merge_options(merged.get(method, {}), option)
+    return dataclasses.replace(entry, options=merged)
 
 
 def check_args(args: argparse.Namespace) -> list[str]:
@@ -157,6 +185,13 @@ def check_args(args: argparse.Namespace) -> list[str]:
                                ("--epochs", args.epochs, 1), ("--subset", args.subset, 1)):
         if value is not None and value < least:
             problems.append(f"{name} must be at least {least}, got {value}")
+    if args.selection not in ("best", "last"):
+        problems.append(f"selection must be best or last, got {args.selection!r}")
+    if args.config is not None and args.suite is not None:
+        problems.append("--config and --suite both name the runs; pass one of them")
+    if args.config is not None and (args.protocol is not None or args.setting != "transductive"):
+        problems.append("--protocol and --setting apply to --dataset runs; a configuration file names each "
+                        "experiment's (set them there)")
     if args.suite is not None and args.protocol is not None:
         problems.append("--protocol applies to --dataset runs; a suite names each entry's protocol")
     if args.suite is not None and args.setting != "transductive":
@@ -183,8 +218,41 @@ def resolve(entry: Entry, args: argparse.Namespace) -> Protocol:
         list(entry.students) if entry.students else None)
     if entry.split is not None:
         proto = dataclasses.replace(proto, split=entry.split)
+    if entry.options:  # a configuration file's options, over the protocol's
+        proto = dataclasses.replace(proto, method_options={
+            **proto.method_options,
+            **{m: merge_options(proto.method_options.get(m, {}), o) for m, o in entry.options.items()}})
     budget = args.budget or {}
     return capped(proto, budget["epochs"]) if "epochs" in budget else proto
+
+
+def check_entry(entry: Entry, args: argparse.Namespace) -> list[str]:
+    """What is wrong with one entry before any work: unknown dataset, method, teacher, student,
+    protocol, split or setting names, and method options the method does not take."""
+    problems = []
+    for text, valid, kind in ((entry.dataset, sorted(PROTOCOLS), "dataset"),
+                              (",".join(entry.methods), gkd_distill.available(), "method")):
+        try:
+            _names(text, valid, kind)
+        except UnknownNameError as exc:
+            problems.append(f"[{entry.dataset}] {exc}")
+    if entry.setting not in SETTINGS:
+        problems.append(f"[{entry.dataset}] unknown setting {entry.setting!r}; valid settings: {', '.join(SETTINGS)}")
+    if problems:
+        return problems
+    try:
+        proto = resolve(entry, args)
+    except UnknownNameError as exc:
+        return [f"[{entry.dataset}] {exc}"]
+    splits = gkd_data.DATASETS[entry.dataset].splits
+    if proto.split not in splits:
+        problems.append(f"[{entry.dataset}] unknown split {proto.split!r}; valid splits: {', '.join(splits)}")
+    for method in entry.methods:
+        try:
+            gkd_distill.options_of(method, **proto.method_options.get(method, {}))
+        except TypeError as exc:
+            problems.append(f"[{entry.dataset}] {exc}")
+    return problems
 
 
 def resolved(entry: Entry, args: argparse.Namespace) -> Entry:
@@ -192,6 +260,11 @@ def resolved(entry: Entry, args: argparse.Namespace) -> Entry:
     (what the survey table matches results by)."""
     proto = resolve(entry, args)
     return dataclasses.replace(entry, teacher=proto.teacher.label(), split=proto.split)
+
+
+def seed_count(args: argparse.Namespace) -> int:
+    """How many seeds each run takes: ``--seeds`` (or the file's), else the suite's default (5)."""
+    return args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.suite, 5)
 
 
 def subset_of(args: argparse.Namespace) -> int | None:
@@ -216,6 +289,13 @@ class Tally:
     failed: int = 0
     claimed_elsewhere: int = 0
     missing: list[str] = dataclasses.field(default_factory=list)
+    total: int = 0  # every run asked for, finished before or not: the N of "run i/N"
+    positions: dict[str, int] = dataclasses.field(default_factory=dict)  # run key -> its i
+
+    def place(self, key: str) -> str:
+        """``run i/N`` for the run keyed ``key``, numbered in the order the runs were planned."""
+        index = self.positions.setdefault(key, len(self.positions) + 1)
+        return f"run {index}/{max(self.total, index)}"
 
     def account(self) -> str:
         parts = [f"{self.done_now} run(s) done now", f"{self.done_before} done before", f"{self.failed} failed"]
@@ -230,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 0 when every run asked for finished, 1 when a run failed or
     nothing ran, 2 for a usage error found before any work."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
+    try:
+        args = arguments(argv)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.report is not None:
         return report_only(Path(args.report), args.page, args.title)
     problems = check_args(args)
@@ -246,11 +330,14 @@ def main(argv: list[str] | None = None) -> int:
             entries = entries_from_args(args)
         except UnknownNameError as exc:
             problems.append(str(exc))
-    for entry in entries:  # unknown teachers and students fail before any training
-        try:
-            resolve(entry, args)
-        except UnknownNameError as exc:
-            problems.append(f"[{entry.dataset}] {exc}")
+    for entry in entries:  # unknown names and options fail before any training
+        problems += check_entry(entry, args)
+    for method in options_of_flags(args.options):
+        if entries and not any(method in e.methods for e in entries):
+            problems.append(f"--options names {method!r}, which no run uses; add it to --methods or drop the option")
+    if args.tensorboard and not curves.available():
+        problems.append("--tensorboard needs the tensorboard package, which is not installed; pip install "
+                        "tensorboard (or gkd[tensorboard]), or drop --tensorboard")
     out = Path(args.out)
     problems += [p for p in (check_writable(out, "the results folder (--out)", "pick another --out"),
                              None if args.no_cache else check_writable(
@@ -262,9 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     distributed.init_from_env(args.device)  # under torchrun: one of several processes
     args.provenance = pages.provenance(args.device)
-    seeds = args.seeds if args.seeds is not None else DEFAULT_SEEDS.get(args.suite, 5)
+    seeds = seed_count(args)
     store = ResultsStore(out, run_key)
-    tally = Tally()
+    tally = Tally(total=seeds * sum(len(_pairs(resolve(e, args), e.methods, gkd_data.DATASETS[e.dataset].kind,
+                                             quiet=True)) for e in entries))
     started = time.perf_counter()
     wanted = []
     for entry in entries:
@@ -277,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     labelled = [resolved(e, args) for e in entries]
     title = args.title or default_title(args)
-    plan = {"suite": args.suite, "entries": [dataclasses.asdict(e) for e in labelled], "keys": sorted(set(wanted)),
+    plan = {"suite": args.suite, "config": args.config, "entries": [dataclasses.asdict(e) for e in labelled],
+            "keys": sorted(set(wanted)),
             "command": pages.command("benchmarks.run", argv), "title": title}
     atomic_write_text(json.dumps(plan, indent=1), out / "plan.json")
     records = [r for r in store.records() if run_key(r) in set(wanted)]
@@ -302,7 +391,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def default_title(args: argparse.Namespace) -> str:
     """A results page's title when ``--title`` is not given: the suite, or the datasets."""
-    what = f"the {args.suite} suite" if args.suite else args.dataset.replace(",", ", ")
+    if args.suite:
+        what = f"the {args.suite} suite"
+    elif args.config:
+        what = f"{Path(args.config).stem} ({args.config})"
+    else:
+        what = args.dataset.replace(",", ", ")
     return f"Results: {what}"
 
 
@@ -362,28 +456,13 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, store: Resul
     pairs = _pairs(proto, entry.methods, dataset.kind)
     keys = []
     for seed in seeds:
-        planned = []
-        for student_spec, method in pairs:
-            sconfig = _run_config(proto.config_for(student_spec), args)
-            record = {
-                "dataset": entry.dataset, "split": proto.split, "setting": entry.setting,
-                "teacher": proto.teacher.label(), "student": student_spec.label(), "method": method,
-                "seed": seed, "epochs": sconfig.epochs, "provenance": args.provenance,
-            }
-            if subset is not None:
-                record["subset"] = subset
-            if entry.protocol is not None:
-                record["protocol"] = entry.protocol
-            if args.selection != "best":
-                record["selection"] = args.selection
-            if args.fanouts is not None and dataset.kind == "node":
-                record["fanouts"] = list(args.fanouts)
-            options = run_options(proto, student_spec, method)
-            if options:
-                record["options"] = options
-            planned.append((student_spec, method, sconfig, record))
+        planned = planned_runs(entry, args, seed, proto, pairs)
+        for *_, record in planned:
+            record["provenance"] = args.provenance
         seed_keys = [run_key(r) for *_, r in planned]
         keys += seed_keys
+        for key in seed_keys:
+            tally.place(key)
         done = store.done() if distributed.is_main() else set()
         mine = set(distributed.from_rank0(store.claim(seed_keys) if distributed.is_main() else None))
         tally.done_before += sum(k in done for k in seed_keys)
@@ -392,6 +471,36 @@ def run_entry(entry: Entry, args: argparse.Namespace, seeds: range, store: Resul
         if todo:
             run_seed(entry, proto, args, seed, subset, todo, store, tally)
     return keys
+
+
+def planned_runs(entry: Entry, args: argparse.Namespace, seed: int, proto: Protocol | None = None,
+                 pairs: list[tuple] | None = None) -> list[tuple]:
+    """(student spec, method, train config, record) of every run of ``entry`` at ``seed``, before any
+    work: the record holds the fields ``run_key`` reads (what a test compares two invocations by)."""
+    proto = resolve(entry, args) if proto is None else proto
+    dataset = gkd_data.DATASETS[entry.dataset]
+    subset = subset_of(args) if dataset.takes_subset else None
+    planned = []
+    for student_spec, method in _pairs(proto, entry.methods, dataset.kind, quiet=True) if pairs is None else pairs:
+        sconfig = _run_config(proto.config_for(student_spec), args)
+        record = {
+            "dataset": entry.dataset, "split": proto.split, "setting": entry.setting,
+            "teacher": proto.teacher.label(), "student": student_spec.label(), "method": method,
+            "seed": seed, "epochs": sconfig.epochs,
+        }
+        if subset is not None:
+            record["subset"] = subset
+        if entry.protocol is not None:
+            record["protocol"] = entry.protocol
+        if args.selection != "best":
+            record["selection"] = args.selection
+        if args.fanouts is not None and dataset.kind == "node":
+            record["fanouts"] = list(args.fanouts)
+        options = run_options(proto, student_spec, method)
+        if options:
+            record["options"] = options
+        planned.append((student_spec, method, sconfig, record))
+    return planned
 
 
 def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int, subset: int | None,
@@ -425,6 +534,8 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
         return fail("data", exc)
     train_task = split.observed if split is not None else task
     tconfig = _run_config(proto.teacher_config, args)
+    say(f"[{entry.dataset} seed {seed}] teacher {proto.teacher.label()}: training (or loading from the cache), "
+        f"then {len(todo)} student run(s)")
     try:
         teacher = gkd.train_teacher(train_task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
         test_index = train_task.split["test"]
@@ -436,16 +547,21 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
     say(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
         f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}")
     for student_spec, method, sconfig, record in todo:
+        where = f"{tally.place(run_key(record))} [{entry.dataset} seed {seed}] {student_spec.label()} {method}"
+        say(f"  {where}: started")
         record["metric"] = task.metric
+        began = time.perf_counter()
+        events = curves.writer(Path(args.out), record, run_key(record)) if args.tensorboard and distributed.is_main() \
+            else None
         record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
                                   teacher_record, split, proto.method_options.get(method, {}),
-                                  faithful=not args.no_faithfulness))
+                                  faithful=not args.no_faithfulness, on_history=events))
         keep(record)
+        took = f"{time.perf_counter() - began:.1f} s"
         if record["status"] == "ok":
-            say(f"  {student_spec.label():>10} {method:>6}: test {record['test']:.4f} "
-                f"({record['train_seconds']:.1f} s)")
+            say(f"  {where}: test {record['test']:.4f} (training {record['train_seconds']:.1f} s, {took} in all)")
         else:
-            say(f"  {student_spec.label():>10} {method:>6}: FAILED {record['error']}")
+            say(f"  {where}: FAILED after {took}: {record['error']}")
 
 
 def say(line: str) -> None:
@@ -463,14 +579,15 @@ def run_options(proto: Protocol, student_spec: gkd.ModelSpec, method: str) -> di
     return json.loads(json.dumps({part: value for part, value in parts.items() if value}))
 
 
-def _pairs(proto: Protocol, methods: tuple[str, ...], kind: str) -> list[tuple]:
+def _pairs(proto: Protocol, methods: tuple[str, ...], kind: str, quiet: bool = False) -> list[tuple]:
     """(student, method) runs: every protocol student with every method built for the task
     ``kind`` (``Distiller.kinds``), except methods that bring their own student architecture (CPF,
-    NOSMOG), which run once with it."""
+    NOSMOG), which run once with it. ``quiet``: say nothing of the methods skipped (to count runs)."""
     pairs = []
     for method in methods:
         if kind not in gkd_distill.kinds_of(method):
-            say(f"  {method}: not built for {kind} tasks, skipped")
+            if not quiet:
+                say(f"  {method}: not built for {kind} tasks, skipped")
             continue
         own = gkd_distill.student_model_of(method)
         if own is None:

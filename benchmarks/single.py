@@ -9,6 +9,7 @@ with the observed test nodes' score (``test_tran``) and the production mix besid
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 import gkd
 from gkd.data.inductive import InductiveSplit
@@ -39,14 +40,18 @@ def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: Induc
 
 def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, config: gkd.TrainConfig, seed: int,
                 teacher_infer: float, teacher_record: dict, split: InductiveSplit | None = None,
-                options: dict | None = None, faithful: bool = True) -> dict:
+                options: dict | None = None, faithful: bool = True,
+                on_history: Callable[[list[dict]], None] | None = None) -> dict:
     """Train one student (``method`` with its ``options``) and return its record fields; a
     failure becomes ``status: failed`` with the error, so a suite goes on. ``faithful``: measure
     the faithful share too (a PGD attack on both models: on a CPU it can cost more than the
-    training of a small student)."""
+    training of a small student). ``on_history``: called with the run's per-epoch history
+    (``FitResult.history``) once it has trained (``benchmarks.curves.writer``)."""
     try:
         with PeakMemory(config.device) as peak:
             result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed, **(options or {}))
+        if on_history is not None:
+            on_history(result.history)
         test_index = task.split["test"]
         student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
         scores = {"test": result.scores["test"], "valid": result.scores["valid"]}

@@ -8,7 +8,7 @@ protocol and names the paper, so the report can put the published figure beside 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gkd.errors import UnknownNameError
 
@@ -21,7 +21,9 @@ class Entry:
     20% of the test nodes hidden from training, see ``gkd.data.inductive``). ``paper``: whose
     protocol this is, the key of its published figures; ``paper_pair``: the (teacher, student)
     as that paper names them, where it reports several pairs on one dataset. ``protocol``: a
-    paper's own protocol (``benchmarks.protocols.PAPER_PROTOCOLS``; None: the dataset's)."""
+    paper's own protocol (``benchmarks.protocols.PAPER_PROTOCOLS``; None: the dataset's).
+    ``options``: method name -> its constructor options, over the protocol's
+    (``Protocol.method_options``): a configuration file's (``benchmarks.config``); None: none."""
 
     dataset: str
     methods: tuple[str, ...]
@@ -32,6 +34,7 @@ class Entry:
     paper: str | None = None
     paper_pair: tuple[str, str] | None = None
     protocol: str | None = None
+    options: dict[str, dict] | None = field(default=None, hash=False)
 
 
 CITATION = ("cora", "citeseer", "pubmed")
