@@ -273,3 +273,21 @@ def test_a_saved_graphsage_teaches_an_mlp_better_than_it_learns_alone(node_task,
     glnn = gkd.train_student(node_task, teacher, ModelSpec("mlp", hidden=64), "glnn", config, seed=0)
     assert teacher.scores["test"] > alone.scores["test"] + 0.05
     assert glnn.scores["test"] > alone.scores["test"] + 0.05
+
+
+def test_teachers_brought_to_a_graph_task(graph_task, tmp_path):
+    torch.manual_seed(0)
+    gin = GIN(graph_task.num_features, 16, 2, 3)
+    torch.save(gin.state_dict(), tmp_path / "gin.pt")
+    wrapped = HookedModel(GIN(graph_task.num_features, 16, 2, 3), hidden=["convs.0"], pool="mean")
+    teacher = gkd.teacher_from_model(graph_task, wrapped, tmp_path / "gin.pt")
+    batch = PygBatch.from_data_list(graph_task.indexed_graphs()[:5])
+    with torch.no_grad():
+        first = gin.eval()(batch.x, batch.edge_index, batch=batch.batch)
+    expected = torch.stack([first[batch.batch == i].mean(0) for i in range(5)])
+    assert torch.allclose(teacher.logits[:5], expected, atol=1e-5)
+    torch.save({"logits": teacher.logits, "index": torch.arange(graph_task.num_items)}, tmp_path / "gin-logits.pt")
+    from_file = gkd.teacher_from_logits(graph_task, tmp_path / "gin-logits.pt")
+    assert from_file.scores == pytest.approx(teacher.scores)
+    result = gkd.train_student(graph_task, from_file, ModelSpec("gin", hidden=8), "kd", FAST)
+    assert result.logits.shape == (graph_task.num_items, 3)
