@@ -74,6 +74,30 @@ def test_the_call_is_built_from_the_parameter_names(node_task, graph_task):
     assert torch.allclose(out.logits, gcn(node_task.data.x, node_task.data.edge_index))
 
 
+def test_forwards_named_otherwise_get_the_pyg_convention(node_task):
+    class Renamed(nn.Module):
+        def forward(self, h, adj, batch=None):
+            self.seen = (h, adj, batch)
+            return h[:, :6]
+
+    class WholeBatch(nn.Module):
+        def forward(self, data):
+            return data.x[:, :6]
+
+    class Starred(nn.Module):
+        def forward(self, *args):
+            self.seen = args
+            return args[0][:, :6]
+
+    data = node_task.data
+    renamed, starred = Renamed(), Starred()
+    HookedModel(renamed)(data)
+    assert renamed.seen[0] is data.x and renamed.seen[1] is data.edge_index and renamed.seen[2] is None
+    assert torch.equal(HookedModel(WholeBatch())(data).logits, data.x[:, :6])
+    HookedModel(starred)(data)
+    assert starred.seen[0] is data.x and starred.seen[1] is data.edge_index
+
+
 def test_a_forward_that_needs_something_unknown_asks_for_inputs():
     class Odd(nn.Module):
         def forward(self, x, edge_index, mystery):

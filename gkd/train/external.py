@@ -57,7 +57,7 @@ def teacher_from_model(task: Task, model: nn.Module, checkpoint: str | Path | No
     eval mode, run on every item (``gkd.predict`` with ``config``, default ``TrainConfig()``) and
     scored on each split with the task's metric. Nothing is trained and nothing is cached."""
     config = config or TrainConfig()
-    check_model(model, task, "teacher", "cpu")
+    check_model(model.to(config.device), task, "teacher", config.device)
     if checkpoint is not None:
         path = Path(checkpoint)
         state = _read(path)
@@ -74,7 +74,7 @@ def teacher_from_model(task: Task, model: nn.Module, checkpoint: str | Path | No
             raise MismatchError(f"{path}: does not fit {type(target).__name__} (missing {missing[:3]}, unexpected "
                                 f"{unexpected[:3]}); build the module as it was when saved")
         try:
-            target.load_state_dict(state)
+            target.load_state_dict(state)  # tensors copied onto the model's device
         except RuntimeError as exc:
             first = (str(exc).splitlines() or [""])[-1].strip()
             raise MismatchError(f"{path}: does not fit {type(target).__name__} ({first}); build the module with "
