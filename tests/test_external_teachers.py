@@ -141,6 +141,8 @@ def test_pyg_models_teach_and_learn_on_a_graph_task(graph_task, kind):
 def test_node_rows_on_a_graph_task_ask_for_pool(graph_task):
     with pytest.raises(MismatchError, match="pool='mean'"):
         gkd.train_teacher(graph_task, HookedModel(GCN(graph_task.num_features, 8, 2, 3)), FAST)
+    with pytest.raises(MismatchError, match=r"shape \[1, 6\] for a batch of 2000 nodes.*drop pool="):
+        gkd.train_teacher(gkd.data.load("synthetic"), HookedModel(GCN(32, 8, 2, 6), pool="mean"), FAST)
     with pytest.raises(ValueError, match="unknown pool"):
         HookedModel(GCN(4, 8, 2, 3), pool="median")
 

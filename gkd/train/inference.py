@@ -69,7 +69,8 @@ def check_model(module: nn.Module, task: Task, role: str = "model", device: torc
     name = type(module).__name__
     pool = ", pool='mean'" if task.kind == "graph" else ""
     if isinstance(module, HookedModel):
-        name, fix = f"HookedModel({type(module.module).__name__})", "check its inputs=" + (" and pool=" if pool else "")
+        hint = " and pool=" if pool else (" and drop pool= (a node task's rows are nodes)" if module.pool else "")
+        name, fix = f"HookedModel({type(module.module).__name__})", f"check its inputs={hint}"
     else:
         fix = f"wrap it: gkd.models.HookedModel(module, hidden=[...]{pool})"
         params = [p for p in inspect.signature(module.forward).parameters.values()
