@@ -19,8 +19,18 @@ from .data.task import Task  # noqa: E402
 from .export import load, save  # noqa: E402
 from .models.spec import ModelSpec  # noqa: E402
 from .outputs import Outputs  # noqa: E402
-from .train import FitResult, TrainConfig, fit, predict, train_student, train_teacher  # noqa: E402
+from .train import (  # noqa: E402
+    FitResult,
+    TrainConfig,
+    fit,
+    predict,
+    teacher_from_logits,
+    teacher_from_model,
+    train_student,
+    train_teacher,
+)
 
 __version__ = "0.1.0"
 __all__ = ["FitResult", "ModelSpec", "Outputs", "Task", "TrainConfig", "data", "distill", "export", "fit", "load",
-           "metrics", "models", "predict", "save", "train_student", "train_teacher"]
+           "metrics", "models", "predict", "save", "teacher_from_logits", "teacher_from_model", "train_student",
+           "train_teacher"]

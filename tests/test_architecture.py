@@ -205,8 +205,8 @@ def test_every_dataset_has_a_protocol_and_every_protocol_a_dataset():
 
 
 def test_the_public_names_keep_working():
-    for name in ("train_teacher", "train_student", "fit", "predict", "ModelSpec", "TrainConfig", "FitResult",
-                 "Task", "Outputs"):
+    for name in ("train_teacher", "train_student", "fit", "predict", "teacher_from_model", "teacher_from_logits",
+                 "save", "load", "ModelSpec", "TrainConfig", "FitResult", "Task", "Outputs"):
         assert hasattr(gkd, name), name
     assert gkd.ModelSpec is gkd.models.ModelSpec and gkd.TrainConfig is gkd.train.TrainConfig
     for module, names in {

@@ -22,7 +22,7 @@ from ..models.spec import ModelSpec
 from . import distributed
 from .cache import load_teacher, save_teacher, teacher_path
 from .config import PRECISIONS, SELECTIONS, TrainConfig
-from .inference import predict
+from .inference import check_model, predict
 from .loops import EpochState, run_epoch
 from .memory import keep_freed_memory
 from .result import FitResult
@@ -50,18 +50,20 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
     if config.selection not in SELECTIONS:
         raise ValueError(f"unknown selection {config.selection!r}; valid selections: {', '.join(SELECTIONS)} "
                          f"(the best-validation epoch, or the last epoch)")
+    device = torch.device(config.device)
+    check_model(model.to(device), task, "model", device)  # a plain module fails here, before training
+    if teacher is not None:
+        check_model(teacher.to(device), task, "teacher", device)
     seed_everything(seed)
-    if torch.device(config.device).type == "cpu":
+    if device.type == "cpu":
         keep_freed_memory()  # large temporaries reuse freed pages (gkd.train.memory)
     distiller = distiller if distiller is not None else methods.get("none")
     if distiller.needs_teacher and teacher_logits is None:
         raise ValueError(f"method {distiller.name!r} needs teacher_logits (train a teacher first)")
-    device = torch.device(config.device)
-    model.to(device)
     distiller.to(device)
     teacher_logits = None if teacher_logits is None else teacher_logits.to(device)
     if teacher is not None:
-        teacher.to(device).eval()
+        teacher.eval()
     distiller.prepare(task=task, student=model, teacher=teacher, teacher_logits=teacher_logits)
     params = list(model.parameters()) + list(distiller.parameters())
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -106,11 +108,22 @@ def fit(model: nn.Module, task: Task, config: TrainConfig, *, distiller: Distill
                      task=task.fingerprint(split=False))
 
 
-def train_teacher(task: Task, spec: ModelSpec, config: TrainConfig, seed: int = 0,
+def train_teacher(task: Task, spec: ModelSpec | nn.Module, config: TrainConfig, seed: int = 0,
                   use_cache: bool = True) -> FitResult:
-    """Train (or load from the cache) a teacher. The cache file holds the weights, the logits on
-    every item and the scores; on load the stored validation score is recomputed from the stored
-    logits against the current labels, so a cache that no longer fits the data is retrained."""
+    """Train a teacher: gkd's model ``spec`` (a ``ModelSpec``, built here after seeding) or a
+    module of the user's (a gkd ``Model``, such as ``gkd.models.HookedModel(my_pyg_model)``; a
+    plain PyG or torch module is refused with a message pointing to ``HookedModel``, before
+    training, and trains from the weights it was built with).
+
+    A ``ModelSpec`` goes through the on-disk teacher cache (``use_cache``): the file holds the
+    weights, the logits on every item and the scores; on load the stored validation score is
+    recomputed from the stored logits against the current labels, so a cache that no longer fits
+    the data is retrained. A user's module is never cached (nothing names its code and its
+    starting weights soundly), so ``use_cache`` does not apply to it: it is trained every call."""
+    if not isinstance(spec, ModelSpec):
+        if not isinstance(spec, nn.Module):
+            raise TypeError(f"train_teacher takes a gkd.ModelSpec or a module, got {type(spec).__name__}")
+        return fit(spec, task, config, seed=seed, desc=f"teacher {type(spec).__name__}")
     path = teacher_path(task, spec, config, seed)
     cached = load_teacher(path, task, spec) if use_cache and path.exists() else None
     if distributed.rank0_decides(cached is not None):  # several processes: rank 0's cache decides
@@ -127,11 +140,19 @@ def train_student(task: Task, teacher: FitResult, student: nn.Module | ModelSpec
                   config: TrainConfig, seed: int = 0, **options) -> FitResult:
     """Train ``student`` (a module, or a ``ModelSpec`` built here after seeding, so that its
     initial weights follow ``seed``) from ``teacher`` (a ``FitResult``, e.g. from
-    ``train_teacher``) with ``method`` (a registered name and its ``options``, or a ``Distiller``)."""
+    ``train_teacher``, ``teacher_from_model`` or ``teacher_from_logits``) with ``method`` (a
+    registered name and its ``options``, or a ``Distiller``). A teacher of logits alone (its
+    ``model`` None) serves the methods that read its logits; one that needs its hidden layers is
+    refused by name before training (methods that run the teacher, as ``krd``, refuse in their
+    ``prepare``)."""
     distiller = methods.get(method, **options) if isinstance(method, str) else method
     if teacher.task is not None and teacher.task != task.fingerprint(split=False):
         raise MismatchError(f"the teacher was trained on other data than task {task.name!r} (features, edges, labels "
                             f"or node order differ): train the teacher on this task's data, or distil on its own")
+    if teacher.model is None and distiller.needs_teacher_hidden:
+        raise MismatchError(f"method {distiller.name!r} needs the teacher's hidden layers and this teacher is logits "
+                            f"only (gkd.teacher_from_logits): give the model (gkd.teacher_from_model) or use an "
+                            f"output-level method such as 'kd' or 'glnn'")
     if isinstance(student, ModelSpec):
         seed_everything(seed)
         student = student.build(task)

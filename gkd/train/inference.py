@@ -1,14 +1,19 @@
 """``predict``: a trained model's logits for a task's items, in batches that bound the memory."""
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from ..data.task import Task
-from ..models.base import row_independent, supports_row_blocks
+from ..errors import GkdError, MismatchError
+from ..models.base import Model, eval_mode, row_independent, supports_row_blocks
 from ..models.layerwise import layerwise_forward
+from ..models.wrapper import HookedModel
+from ..outputs import Outputs
 from .config import TrainConfig
 
 NODE_BLOCK_ROWS = 65_536  # rows per forward when a node model reads features alone
@@ -49,3 +54,52 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
     chosen = graphs if index is None else [graphs[i] for i in index.tolist()]
     loader = DataLoader(chosen, batch_size=max(config.batch_size, 256), shuffle=False)
     return torch.cat([model(batch.to(device)).logits.cpu() for batch in loader])
+
+
+def check_model(module: nn.Module, task: Task, role: str = "model", device: torch.device | str = "cpu") -> None:
+    """Raise ``MismatchError`` (one line, pointing to ``gkd.models.HookedModel``) unless ``module``
+    is a gkd model for ``task``: ``forward(batch)`` returns ``Outputs`` with one row of logits per
+    item of the batch. gkd's registered models are trusted; any other module (a ``HookedModel``
+    included) is called once, without gradients and in eval mode, on a small batch of ``task``
+    (the whole graph of a node task, two graphs, two images), so a plain PyG model, or a wrapped
+    one that gives node rows on a graph task, fails here, before training, and not in the first
+    epoch. ``role`` names the module in the message."""
+    if isinstance(module, Model) and module.name:
+        return
+    name = type(module).__name__
+    pool = ", pool='mean'" if task.kind == "graph" else ""
+    if isinstance(module, HookedModel):
+        hint = " and pool=" if pool else (" and drop pool= (a node task's rows are nodes)" if module.pool else "")
+        name, fix = f"HookedModel({type(module.module).__name__})", f"check its inputs={hint}"
+    else:
+        fix = f"wrap it: gkd.models.HookedModel(module, hidden=[...]{pool})"
+        params = [p for p in inspect.signature(module.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is inspect.Parameter.empty]
+        if len(params) > 1:
+            raise MismatchError(f"the {role} {name} is not a gkd model (its forward takes "
+                                f"{', '.join(p.name for p in params)}, gkd calls model(batch) -> gkd.Outputs); {fix}")
+    sample, rows = _sample(task, device)
+    try:
+        with torch.no_grad(), eval_mode(module):
+            result = module(sample)
+    except GkdError:
+        raise
+    except Exception as exc:  # whatever the module raises on a gkd batch: it is not a gkd model
+        first = (str(exc).splitlines() or [""])[0]
+        raise MismatchError(f"the {role} {name} fails on a gkd batch ({type(exc).__name__}: {first}); {fix}") from exc
+    if not isinstance(result, Outputs):
+        raise MismatchError(f"the {role} {name} returns {type(result).__name__}, not gkd.Outputs; {fix}")
+    if result.logits.dim() != 2 or result.logits.size(0) != rows:
+        raise MismatchError(f"the {role} {name} gives logits of shape {list(result.logits.shape)} for a batch of "
+                            f"{rows} {task.kind}s, one row per {task.kind} wanted; {fix}")
+
+
+def _sample(task: Task, device: torch.device | str) -> tuple[Data | Tensor, int]:
+    """A small batch of ``task`` as the trainer hands it to a model, and its number of items."""
+    if task.kind == "node":
+        return task.data_on(device), task.num_items
+    if task.kind == "image":
+        index = task.split["train"][:2]
+        return task.data.batch(index, torch.device(device)), len(index)
+    graphs = task.indexed_graphs()[:2]
+    return next(iter(DataLoader(graphs, batch_size=len(graphs)))).to(device), len(graphs)

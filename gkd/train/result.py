@@ -19,9 +19,12 @@ def loss_terms(record: dict) -> dict[str, float]:
 @dataclass
 class FitResult:
     """A trained model at its selected epoch (``TrainConfig.selection``: the best-validation epoch by
-    default; ``best_epoch`` names it), with the logits it gives every item."""
+    default; ``best_epoch`` names it), with the logits it gives every item. A teacher brought as
+    logits alone (``gkd.teacher_from_logits``) has no ``model`` (None); one brought without
+    training (``gkd.teacher_from_model``, ``teacher_from_logits``) has ``best_epoch`` -1 and
+    ``train_seconds`` 0."""
 
-    model: nn.Module
+    model: nn.Module | None
     logits: Tensor
     scores: dict[str, float]
     best_epoch: int
