@@ -184,3 +184,17 @@ def test_the_latency_benchmarks_dgl_stack_computes_gkds_sage():
             conv.fc_self.load_state_dict(layer.self_lin.state_dict())  # both: W_self with the bias
             conv.fc_neigh.load_state_dict(layer.neigh_lin.state_dict())
         assert torch.allclose(theirs(task.data), ours(task.data).logits, atol=1e-5)
+
+
+def test_a_saved_dgl_model_teaches_without_retraining(tmp_path):
+    task = load("synthetic")
+    torch.manual_seed(0)
+    module = SageStack(task.num_features, 16, task.num_classes)
+    trained = gkd.fit(dgl_model(module, hidden=["layers.0"]), task, TrainConfig(epochs=10))
+    torch.save(module.state_dict(), tmp_path / "dgl_sage.pt")
+    fresh = SageStack(task.num_features, 16, task.num_classes)  # other weights until the checkpoint loads
+    teacher = gkd.teacher_from_model(task, dgl_model(fresh, hidden=["layers.0"]), checkpoint=tmp_path / "dgl_sage.pt")
+    assert torch.allclose(teacher.logits, trained.logits, atol=1e-6)
+    assert teacher.scores["test"] == pytest.approx(trained.scores["test"])
+    student = gkd.train_student(task, teacher, ModelSpec("mlp", hidden=32), "glnn", TrainConfig(epochs=20))
+    assert student.scores["test"] > 1.0 / task.num_classes + 0.1  # it learnt from the loaded teacher
