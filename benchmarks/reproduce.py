@@ -141,7 +141,7 @@ _NOSMOG = ("not explained. Ruled out by measurements outside the ledger (issue 1
            "(training mode, positions perturbed too) and the quality of the DeepWalk table. Measured and fixed: "
            "full-batch training (one step an epoch), which threw the student off. Not yet measured: hidden layers "
            "before the ReLU (theirs) or after (ours), gensim's hierarchical softmax and raw scale for the "
-           "positions, their zero-weight label pass (an Adam step of weight decay alone each epoch)")
+           "positions, their zero-weight label pass (each epoch an Adam step on weight decay and momentum alone)")
 _CPF = ("the authors report one run on one split (RandomState(0)) where gkd draws ten; their student is "
              "built as gkd's CPF protocol builds it (FT and the attention drawn afresh in every layer; with one "
              "draw per pass, seeds stopped within their first epochs: measured outside the ledger, issue 18)")
