@@ -182,3 +182,24 @@ def test_a_model_keeps_the_arguments_it_was_built_with(task):
                                     "num_layers": 3, "dropout": 0.5, "norm": None, "level": "node",
                                     "categorical_sizes": None}
     assert type(model)(**model.init_arguments).state_dict().keys() == model.state_dict().keys()
+
+
+def test_bag_of_words_features_export_through_the_dense_path(task, tmp_path):
+    import dataclasses
+
+    torch.manual_seed(0)
+    words = (torch.rand(task.num_items, 300) < 0.02).float()  # 2% non-zero: the CSR first layer's case
+    sparse_task = dataclasses.replace(task, data=task.data.clone(), info={})
+    sparse_task.data.x = words
+    model = gkd.models.build("mlp", sparse_task, hidden=16).eval()
+    with torch.no_grad():
+        model(sparse_task.data), model(sparse_task.data)  # seen twice: the layer now multiplies it as CSR
+    assert model.layers[0]._rows is not None and model.layers[0]._rows.sparse
+    inputs = export.example_inputs(model, words)
+    other = ((torch.rand(task.num_items // 2, 300) < 0.02).float(),)
+    script = export.to_torchscript(model, tmp_path / "bow.pt", inputs)
+    assert export.check_torchscript(script, model, inputs) <= 1e-5
+    assert export.check_torchscript(script, model, other) <= 1e-5
+    pytest.importorskip("onnxruntime")
+    onnx_file = export.to_onnx(model, tmp_path / "bow.onnx", inputs)
+    assert export.check_onnx(onnx_file, model, inputs) <= 1e-5 and export.check_onnx(onnx_file, model, other) <= 1e-5

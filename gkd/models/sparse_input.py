@@ -6,7 +6,7 @@ keeps the features' CSR form (made once per feature tensor and kept while that t
 computes x W^T + b, and in the backward pass the weight's gradient x^T g, from it. The result is
 the dense layer's up to summation order (float32 rounding). Features that need a gradient (a
 perturbation search on the input), that are denser than ``MAX_DENSITY`` or that live off the CPU
-take the dense path unchanged.
+take the dense path unchanged, as does a traced export (TorchScript, ONNX: CSR tensors do not trace).
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class SparseInputLinear(nn.Linear):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.device.type != "cpu" or x.requires_grad or x.layout != torch.strided \
-                or x.dtype != self.weight.dtype or torch.is_autocast_enabled("cpu"):
+                or x.dtype != self.weight.dtype or torch.is_autocast_enabled("cpu") or torch.jit.is_tracing():
             return super().forward(x)
         key = _key(x)
         if self._rows is None or self._rows.key != key:
