@@ -160,7 +160,8 @@ def test_the_export_benchmark_checks_every_file_and_times_the_three_runtimes(tmp
     rows = json.loads((tmp_path / "export_latency.json").read_text())
     assert [r["student"] for r in rows] == list(export_latency.STUDENTS)
     assert all(r["onnx_max_diff"] <= 1e-5 and r["torchscript_max_diff"] <= 1e-5 for r in rows)
-    assert all(r["eager_s"] > 0 and r["onnxruntime_s"] > 0 and r["torchscript_s"] > 0 for r in rows)
+    assert all(r["eager_s"] > 0 and r["eager_new_s"] > 0 and r["onnxruntime_s"] > 0 and r["torchscript_s"] > 0
+               for r in rows)
     assert {r["nodes"] for r in rows} == {100}
 
 
