@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -27,18 +26,9 @@ from gkd.export import runtime
 from gkd.io import atomic_write_text
 
 from . import pages
+from .timing import interleaved_medians
 
 STUDENTS = ("mlp", "nosmog", "sage", "gcn")
-
-
-def _timed(fns: dict, rounds: int) -> dict[str, float]:
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            times[name].append(runtime.median_latency(fn, rounds=1, warmup=0))
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def measure(dataset: str, root: str | None, nodes: int, rounds: int, epochs: int) -> list[dict]:
@@ -84,7 +74,7 @@ def measure(dataset: str, root: str | None, nodes: int, rounds: int, epochs: int
         def onnx_call(call=call, session=session) -> None:
             runtime.run_onnx(session, call)
 
-        seconds = _timed({"eager": eager_call, "eager_new": eager_new_call, "torchscript": script_call,
+        seconds = interleaved_medians({"eager": eager_call, "eager_new": eager_new_call, "torchscript": script_call,
                           "onnxruntime": onnx_call}, rounds)
         out.append({"student": name, "nodes": len(rows), "graph_nodes": task.num_items,
                     "reads_graph": "edge_index" in export.bundle.inputs_of(student),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from gkd.models import count_parameters
 
 from . import pages
 from .protocols import protocol
-from .timing import median_seconds
+from .timing import interleaved_medians, median_seconds
 
 DATASETS = ("synthetic-arxiv", "synthetic")
 
@@ -103,19 +102,6 @@ def _train_step(model: nn.Module, data: Data, train: torch.Tensor, logits_of) ->
     return step
 
 
-def _interleaved_medians(fns: dict[str, callable], rounds: int) -> dict[str, float]:
-    """Median wall time of each of ``fns`` over ``rounds`` rounds, the calls taking turns within a
-    round (one untimed warm-up call each first): a slow spell of a noisy machine then hits every
-    implementation alike instead of whichever happened to be timed during it."""
-    for fn in fns.values():
-        fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(max(rounds, 1)):
-        for name, fn in fns.items():
-            times[name].append(median_seconds(fn, repeats=1, warmup=0))
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
 def _inference(model: nn.Module, data: Data) -> callable:
     def run() -> None:
         model.eval()
@@ -129,7 +115,7 @@ def compare_sage(task, spec, data: Data, device: str, repeats: int, steps: int, 
     """The SAGE stack of ``spec`` (its depth and width; mean aggregation, no dropout or norm) as
     gkd's CSR layers, PyG's ``SAGEConv`` (unless ``skip_pyg``) and DGL's ``SAGEConv`` (when DGL is
     there): training step and full-graph inference of each (timed in turns, see
-    ``_interleaved_medians``), the ratios to gkd (above 1: gkd is faster), and why one was not timed."""
+    ``interleaved_medians``), the ratios to gkd (above 1: gkd is faster), and why one was not timed."""
     train = task.split["train"].to(device)
     models = {"gkd_csr_sage": (gkd.models.SAGE(task.num_features, spec.hidden, task.num_classes,
                                                num_layers=spec.num_layers).to(device), lambda out: out.logits)}
@@ -146,8 +132,8 @@ def compare_sage(task, spec, data: Data, device: str, repeats: int, steps: int, 
         models["dgl_sageconv"] = (DglSAGE(graph, task.num_features, spec.hidden, task.num_classes,
                                           spec.num_layers).to(device), lambda out: out)
     step_of = {name: _train_step(m, data, train, logits_of) for name, (m, logits_of) in models.items()}
-    step = _interleaved_medians(step_of, steps)
-    full = _interleaved_medians({name: _inference(m, data) for name, (m, _) in models.items()}, repeats)
+    step = interleaved_medians(step_of, steps)
+    full = interleaved_medians({name: _inference(m, data) for name, (m, _) in models.items()}, repeats)
     if "pyg_sageconv" in models:
         step["speedup"], full["pyg_speedup"] = (step["pyg_sageconv"] / step["gkd_csr_sage"],
                                                 full["pyg_sageconv"] / full["gkd_csr_sage"])

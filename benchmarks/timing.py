@@ -80,3 +80,16 @@ def _peak_rss_mib() -> float | None:
     except OSError:
         return None
     return None
+
+
+def interleaved_medians(fns: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median wall time of each of ``fns`` over ``rounds`` rounds, the calls taking turns within a
+    round (one untimed warm-up call each first): a slow spell of a noisy machine then hits every
+    implementation alike instead of whichever happened to be timed during it."""
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(rounds, 1)):
+        for name, fn in fns.items():
+            times[name].append(median_seconds(fn, repeats=1, warmup=0))
+    return {name: statistics.median(values) for name, values in times.items()}

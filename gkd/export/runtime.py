@@ -18,7 +18,6 @@ extra: ``pip install gkd[export]``) and return the largest absolute difference f
 from __future__ import annotations
 
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -140,15 +139,3 @@ def check_onnx(path: str | os.PathLike, model: Model, inputs: tuple[Tensor, ...]
     """The largest |logit difference| between the ONNX file run by onnxruntime and eager ``model``."""
     out = run_onnx(onnx_session(path), inputs)
     return float(np.abs(out - eager_logits(model, inputs).numpy()).max())
-
-
-def median_latency(run, rounds: int = 30, warmup: int = 3) -> float:
-    """The median wall time of ``run()`` in seconds over ``rounds`` calls after ``warmup``."""
-    for _ in range(warmup):
-        run()
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
