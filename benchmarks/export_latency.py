@@ -23,6 +23,7 @@ import torch
 import gkd
 from gkd import export
 from gkd.export import runtime
+from gkd.export.bundle import inputs_of
 from gkd.io import atomic_write_text
 
 from . import pages
@@ -46,10 +47,14 @@ def measure(dataset: str, root: str | None, nodes: int, rounds: int, epochs: int
         script = export.to_torchscript(student, folder / f"{name}.pt", whole)
         onnx_file = export.to_onnx(student, folder / f"{name}.onnx", whole)
         # what one call scores: the rows alone for a row-independent model, else the whole graph
-        call = whole if "edge_index" in export.bundle.inputs_of(student) else \
-            export.example_inputs(student, task.data.x[rows], None)
-        if "n_id" in export.bundle.inputs_of(student):
+        needs = inputs_of(student)
+        # what one call scores: the whole graph for a GNN, else the rows alone (with their ids for NOSMOG)
+        if "edge_index" in needs:
+            call = whole
+        elif "n_id" in needs:
             call = (task.data.x[rows], rows)
+        else:
+            call = (task.data.x[rows],)
         eager = runtime.eager_logits(student, whole)
         scripted, session = torch.jit.load(str(script)), runtime.onnx_session(onnx_file)
         with torch.no_grad():
@@ -77,7 +82,7 @@ def measure(dataset: str, root: str | None, nodes: int, rounds: int, epochs: int
         seconds = interleaved_medians({"eager": eager_call, "eager_new": eager_new_call, "torchscript": script_call,
                           "onnxruntime": onnx_call}, rounds)
         out.append({"student": name, "nodes": len(rows), "graph_nodes": task.num_items,
-                    "reads_graph": "edge_index" in export.bundle.inputs_of(student),
+                    "reads_graph": "edge_index" in needs,
                     "torchscript_max_diff": script_diff, "onnx_max_diff": onnx_diff, **{f"{k}_s": v
                                                                                         for k, v in seconds.items()}})
     return out

@@ -122,9 +122,13 @@ def _split_arguments(model: Model) -> tuple[dict, dict[str, Tensor]]:
 
 
 def save(folder: str | os.PathLike, result: Any, task: Task, method_options: dict | None = None) -> Path:
-    """Save ``result`` (a ``FitResult`` or a gkd model) trained on ``task`` as ``folder`` (replaced
-    whole if it exists). ``method_options``: the options the method ran with, for the record."""
-    model = getattr(result, "model", result)
+    """Save ``result`` (a ``FitResult``, or a bare gkd model) trained on ``task`` as ``folder``
+    (replaced whole if it exists). ``method_options``: the options the method ran with, for the
+    record. (A ``FitResult`` is read by its fields, not imported: this package knows no trainer.)"""
+    if isinstance(result, nn.Module):
+        model, distiller, scores, best_epoch = result, None, {}, None
+    else:
+        model, distiller, scores, best_epoch = result.model, result.distiller, result.scores, result.best_epoch
     if not isinstance(model, Model) or not model.name or model.name not in MODELS:
         raise UnsupportedModuleError(f"only gkd's registered models can be saved as a bundle (got "
                                      f"{type(model).__name__}); save a module of your own with "
@@ -134,7 +138,6 @@ def save(folder: str | os.PathLike, result: Any, task: Task, method_options: dic
     clash = sorted(set(state) & set(tensors))
     if clash:
         raise UnsupportedModuleError(f"state dict entries {clash} clash with the bundle's constructor tensors")
-    distiller = getattr(result, "distiller", None)
     info = {
         "format": FORMAT,
         "model": {"name": model.name, "class": type(model).__qualname__, "arguments": plain,
@@ -146,8 +149,8 @@ def save(folder: str | os.PathLike, result: Any, task: Task, method_options: dic
                  "features": task.info.get("features", "as loaded"), "fingerprint": task.fingerprint()},
         "method": None if distiller is None else distiller.name,
         "method_options": json.loads(json.dumps(method_options or {})),
-        "scores": dict(getattr(result, "scores", {}) or {}),
-        "best_epoch": getattr(result, "best_epoch", None),
+        "scores": dict(scores),
+        "best_epoch": best_epoch,
         "environment": environment(),
     }
     folder = Path(folder)

@@ -39,9 +39,9 @@ class TensorModel(nn.Module):
 
     def __init__(self, model: Model):
         super().__init__()
-        name = getattr(model, "name", "")
-        if not isinstance(model, Model) or name not in EXPORTABLE:
-            raise UnsupportedModuleError(f"model {name or type(model).__name__!r} does not export; exportable "
+        name = model.name if isinstance(model, Model) else type(model).__name__
+        if name not in EXPORTABLE:
+            raise UnsupportedModuleError(f"model {name!r} does not export; exportable "
                                          f"models: {', '.join(EXPORTABLE)}")
         if isinstance(model, LayerStack) and (model.level != "node" or model.encoder is not None):
             raise UnsupportedModuleError(f"only node-level models on float features export (model {name!r} is "
