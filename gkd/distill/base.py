@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from ..data.task import Task
 
 
+TAUGHT_BY = ("teacher", "self", "mutual", "ensemble", "labels")
+"""The ways a method is taught (``Distiller.taught_by``)."""
+
+
 @dataclass
 class Batch:
     """What a distiller may know about the rows of the logits it is given.
@@ -54,6 +58,13 @@ class Distiller(nn.Module):
 
     family: ClassVar[str] = ""
     """Where the knowledge sits: ``output``, ``intermediate``, ``constructed`` (or ``none``)."""
+
+    taught_by: ClassVar[str] = "teacher"
+    """Who teaches the model (the survey's second axis; one of ``TAUGHT_BY``): ``teacher``, a
+    trained teacher's outputs; ``self``, targets the model gives itself (deeper layers, earlier
+    epochs, neighbours) with no teacher; ``mutual``, a cohort of models trained together, each
+    taught by the others; ``ensemble``, several cached teachers; ``labels``, nobody (the labels
+    alone). The trainer reads it to decide what ``forward``'s second argument holds."""
 
     needs_teacher: ClassVar[bool] = True
     """Whether the loss reads a teacher's outputs (the teacher's logits over every item)."""

@@ -5,7 +5,7 @@ from torch import Tensor, nn
 
 from ..errors import MismatchError
 from ..outputs import Outputs
-from .base import Batch, Distiller
+from .base import TAUGHT_BY, Batch, Distiller
 
 SEPARATOR = "+"
 
@@ -25,8 +25,15 @@ class Composite(Distiller):
         own = {p.student_model for p in parts if p.student_model is not None}
         if len(own) > 1:
             raise MismatchError(f"methods {[p.name for p in parts]} each need their own student model: {sorted(own)}")
+        taught = [t for t in TAUGHT_BY if t != "labels" and any(p.taught_by == t for p in parts)]
+        if len(taught) > 1 and {"mutual", "ensemble"} & set(taught):
+            names = [p.name for p in parts]
+            raise MismatchError(f"methods {names} are taught in different ways ({', '.join(taught)}): "
+                                f"a mutual or several-teacher method combines only with methods taught the same way "
+                                f"or by labels alone")
         self.parts = nn.ModuleList(parts)
         self.name = SEPARATOR.join(p.name for p in parts)  # instance attribute: not registered
+        self.taught_by = "+".join(taught) or "labels"  # e.g. "teacher+self" for glnn+a self-distiller
         self.needs_teacher = any(p.needs_teacher for p in parts)
         self.needs_teacher_hidden = any(p.needs_teacher_hidden for p in parts)
         self.logits_only = all(p.logits_only for p in parts)

@@ -17,6 +17,7 @@ class NoDistillation(Distiller):
     family = "none"
     logits_only = True
     needs_teacher = False
+    taught_by = "labels"
 
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         return {"ce": label_loss(student.logits, batch)}
