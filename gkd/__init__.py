@@ -23,14 +23,16 @@ from .train import (  # noqa: E402
     FitResult,
     TrainConfig,
     fit,
+    fit_cohort,
     predict,
     teacher_from_logits,
     teacher_from_model,
+    train_cohort,
     train_student,
     train_teacher,
 )
 
 __version__ = "0.1.0"
-__all__ = ["FitResult", "ModelSpec", "Outputs", "Task", "TrainConfig", "data", "distill", "export", "fit", "load",
-           "metrics", "models", "predict", "save", "teacher_from_logits", "teacher_from_model", "train_student",
-           "train_teacher"]
+__all__ = ["FitResult", "ModelSpec", "Outputs", "Task", "TrainConfig", "data", "distill", "export", "fit", "fit_cohort",
+           "load", "metrics", "models", "predict", "save", "teacher_from_logits", "teacher_from_model", "train_cohort",
+           "train_student", "train_teacher"]

@@ -175,7 +175,10 @@ def test_every_method_and_model_class_with_a_name_is_registered():
         assert gkd.distill.METHODS[cls.name] is cls, cls
     for cls in _classes("gkd.models", Model):
         assert gkd.models.MODELS[cls.name] is cls, cls
-    assert len(gkd.distill.METHODS) == 15 and len(gkd.models.MODELS) == 11
+    # and nothing else is registered: every registered name is one of those classes
+    assert sorted(gkd.distill.METHODS.names()) == sorted(cls.name for cls in _classes("gkd.distill", Distiller))
+    assert sorted(gkd.models.MODELS.names()) == sorted(cls.name for cls in _classes("gkd.models", Model))
+    assert len(gkd.distill.METHODS) >= 17 and len(gkd.models.MODELS) >= 11
 
 
 def test_a_package_finds_its_entries_itself(tmp_path, monkeypatch):

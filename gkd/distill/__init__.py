@@ -7,15 +7,29 @@
 | intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd |
 | constructed graph | trg (image tokens), rkd (instance relationships), nosmog (positions + similarity) |
 
+Who teaches (``Distiller.taught_by``): a trained teacher (the methods above), several teachers
+(ensemble: ``train_student`` with a list of teachers), a cohort of models teaching each other (dml:
+``train_cohort``), or the model itself (self-distillation, no teacher).
+
 Methods combine with ``+`` (``get("glnn+srd")``): their named loss terms are summed.
 """
 from __future__ import annotations
 
 from ..registry import import_modules
 from .base import Batch, Distiller
-from .registry import METHODS, available, get, kinds_of, options_of, register, registered, student_model_of
+from .registry import (
+    METHODS,
+    available,
+    get,
+    kinds_of,
+    options_of,
+    register,
+    registered,
+    student_model_of,
+    taught_by_of,
+)
 
 import_modules(__name__, __path__)  # each method file registers itself
 
 __all__ = ["METHODS", "Batch", "Distiller", "available", "get", "kinds_of", "options_of", "register", "registered",
-           "student_model_of"]
+           "student_model_of", "taught_by_of"]

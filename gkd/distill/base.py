@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from ..data.task import Task
 
 
+Teaching = Outputs | list[Outputs] | None
+"""What a method's ``forward`` is taught by: a teacher's outputs, several models' outputs, or none."""
+
 TAUGHT_BY = ("teacher", "self", "mutual", "ensemble", "labels")
 """The ways a method is taught (``Distiller.taught_by``)."""
 
@@ -90,18 +93,26 @@ class Distiller(nn.Module):
         steps of a perturbation search); what the method's cost may be measured against."""
         return 0
 
-    def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
-                teacher_logits: Tensor | None) -> None:
+    def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | list[nn.Module] | None,
+                teacher_logits: Tensor | list[Tensor] | None) -> None:
         """Called once by the trainer before the first epoch. Methods that precompute something
         from the teacher (KRD's reliabilities) or must run the models themselves (faithful KD's
         perturbations) override it; keep model references out of ``nn.Module`` registration
         (e.g. in a tuple) so their parameters are not trained or saved twice. Default: nothing."""
 
-    def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
+    def forward(self, student: Outputs, teacher: Teaching, batch: Batch) -> dict[str, Tensor]:
+        """The named, weighted loss terms of ``student``'s outputs. ``teacher`` holds, by
+        ``taught_by``: the teacher's outputs (``teacher``), a list of each teacher's (``ensemble``),
+        a list of the other cohort models' outputs, detached (``mutual``), or None (``self``,
+        ``labels``)."""
         raise NotImplementedError
 
-    def check_pair(self, student: Outputs, teacher: Outputs | None) -> None:
+    def check_pair(self, student: Outputs, teacher: Teaching) -> None:
         """Raise ``MismatchError`` when teacher and student predictions cannot be compared."""
+        if isinstance(teacher, list):
+            for one in teacher:
+                self.check_pair(student, one)
+            return
         if teacher is None:
             if self.needs_teacher:
                 raise MismatchError(f"method {self.name!r} needs a teacher's outputs, got none")
@@ -118,7 +129,7 @@ class Distiller(nn.Module):
                 f"they must predict the same nodes or graphs"
             )
 
-    def loss(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+    def loss(self, student: Outputs, teacher: Teaching, batch: Batch) -> tuple[Tensor, dict[str, float]]:
         """Total loss and each term's value; a NaN or infinite term is an error naming the term."""
         self.check_pair(student, teacher)
         terms = self(student, teacher, batch)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from ..registry import Registry, check_options, resolved_options
-from .base import Distiller
+from .base import TAUGHT_BY, Distiller
 from .compose import SEPARATOR, Composite
 
 METHODS: Registry[type[Distiller]] = Registry("method")
@@ -35,6 +35,15 @@ def kinds_of(name: str) -> tuple[str, ...]:
     """The task kinds method ``name`` (or every part of a ``+`` combination) is built for."""
     parts = [set(registered(part.strip()).kinds) for part in name.split(SEPARATOR)]
     return tuple(k for k in ("node", "graph", "image") if all(k in p for p in parts))
+
+
+def taught_by_of(name: str) -> str:
+    """Who teaches method ``name`` (``Distiller.taught_by``; a ``+`` combination names each way of
+    its parts, as ``Composite`` does: ``teacher+self``)."""
+    if SEPARATOR not in name:
+        return registered(name).taught_by
+    ways = {registered(part.strip()).taught_by for part in name.split(SEPARATOR)} - {"labels"}
+    return "+".join(w for w in TAUGHT_BY if w in ways) or "labels"
 
 
 def student_model_of(name: str) -> str | None:

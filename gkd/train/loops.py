@@ -18,7 +18,7 @@ from ..outputs import Outputs
 from . import distributed
 from .config import TrainConfig
 from .sampler import make_sampler
-from .teacher_outputs import GraphTeacherOutputs
+from .teacher_outputs import GraphTeacherOutputs, each
 
 
 @dataclass
@@ -31,16 +31,18 @@ class EpochState:
     distiller: Distiller
     optimizer: torch.optim.Optimizer
     device: torch.device
-    teacher: nn.Module | None
-    teacher_logits: Tensor | None
+    teacher: nn.Module | list[nn.Module] | None  # a list: several teachers (an ensemble method)
+    teacher_logits: Tensor | list[Tensor] | None
     config: TrainConfig
     seed: int
-    teacher_outputs: Outputs | None = None
+    teacher_outputs: Outputs | list[Outputs] | None = None
     loader: DataLoader | None = None
     graph_teacher: GraphTeacherOutputs | bool | None = None  # False: too large, run the teacher per batch
     sampler: NeighbourSampler | None = None
     train_mask: Tensor | None = None
     forward_model: nn.Module | None = None  # the model, or the model in DistributedDataParallel
+    cohort: list[nn.Module] | None = None  # a mutual method's models (the first is ``model``)
+    cohort_optimizers: list[torch.optim.Optimizer] | None = None
 
 
 def run_epoch(s: EpochState, epoch: int) -> dict[str, float]:
@@ -77,13 +79,13 @@ def _sampled_node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
         # several processes: each rank samples around its equal share of the seeds (same batch count)
         seeds = distributed.share(train if s.teacher_logits is None else torch.arange(n))
         # a model that reads no neighbours (an MLP) trains on batches of the seed nodes alone
-        fanouts = [] if row_independent(s.model) else list(s.config.fanouts)
+        fanouts = [] if all(row_independent(m) for m in _models(s)) else list(s.config.fanouts)
         s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, nodes=seeds, seed=s.seed,
                                  backend=s.config.sampler)
     if s.teacher_outputs is None and s.teacher_logits is not None:
         s.teacher_outputs = _teacher_outputs(s, s.task.data_on(s.device), s.teacher_logits)
     # trimmed, the model returns the seeds' rows alone: the distiller sees those rows only
-    trim = s.config.trim and s.distiller.logits_only and supports_row_blocks(s.model)
+    trim = s.config.trim and s.distiller.logits_only and all(supports_row_blocks(m) for m in _models(s))
     totals: dict[str, float] = {}
     for sub in s.sampler:
         rows = sub.batch_size if trim else sub.num_nodes
@@ -92,7 +94,7 @@ def _sampled_node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
         seed_rows[: sub.batch_size] = True
         labelled = (seed_rows & s.train_mask[sub.n_id[:rows]]).to(s.device)
         sub = sub.to(s.device)
-        teacher = None if s.teacher_outputs is None else s.teacher_outputs.rows(sub.n_id[:rows])
+        teacher = None if s.teacher_outputs is None else each(s.teacher_outputs, lambda t: t.rows(sub.n_id[:rows]))
         batch = Batch(sub, sub.y[:rows], labelled, seed_rows.to(s.device), s.task.objective, epoch, s.config.epochs)
         terms = step(s, sub, teacher, batch)
         for key, value in terms.items():
@@ -140,11 +142,11 @@ def _image_epoch(s: EpochState, epoch: int) -> dict[str, float]:
         if s.teacher_logits is not None:
             if s.teacher is not None:
                 with torch.no_grad():
-                    teacher = s.teacher(x)
+                    teacher = each(s.teacher, lambda t: t(x))
                 if not s.distiller.needs_teacher_hidden:
-                    teacher = Outputs(teacher.logits)
+                    teacher = each(teacher, lambda t: Outputs(t.logits))
             else:
-                teacher = Outputs(s.teacher_logits[index.to(s.device)])
+                teacher = each(s.teacher_logits, lambda t: Outputs(t[index.to(s.device)]))
         ones = torch.ones(rows, dtype=torch.bool, device=s.device)
         terms = step(s, x, teacher, Batch(x, y, ones, ones, s.task.objective, epoch, s.config.epochs))
         for key, value in terms.items():
@@ -152,9 +154,11 @@ def _image_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     return {key: value / max(len(order), 1) for key, value in totals.items()}
 
 
-def _teacher_outputs(s: EpochState, data: Data, logits: Tensor) -> Outputs:
+def _teacher_outputs(s: EpochState, data: Data, logits: Tensor | list[Tensor]) -> Outputs | list[Outputs]:
     """The teacher's outputs for this batch: cached logits, plus hidden layers from one frozen
     forward pass when the method needs them."""
+    if isinstance(logits, list):  # several teachers: their logits alone (``fit`` refuses hidden layers)
+        return [Outputs(logits=t) for t in logits]
     if not s.distiller.needs_teacher_hidden:
         return Outputs(logits=logits)
     if s.teacher is None:
@@ -164,10 +168,10 @@ def _teacher_outputs(s: EpochState, data: Data, logits: Tensor) -> Outputs:
     return Outputs(logits=logits, hidden=out.hidden, pooled=out.pooled)
 
 
-def _graph_teacher_outputs(s: EpochState, data: Data) -> Outputs:
+def _graph_teacher_outputs(s: EpochState, data: Data) -> Outputs | list[Outputs]:
     """A graph batch's teacher outputs: cached logits and, for methods that need hidden layers,
     representations computed once for every graph when they fit in memory (else per batch)."""
-    logits = s.teacher_logits[data.graph_id]
+    logits = each(s.teacher_logits, lambda t: t[data.graph_id])
     if not s.distiller.needs_teacher_hidden or s.teacher is None:
         return _teacher_outputs(s, data, logits)
     if s.graph_teacher is None:
@@ -179,15 +183,36 @@ def _graph_teacher_outputs(s: EpochState, data: Data) -> Outputs:
     return s.graph_teacher.gather(data.graph_id, logits)
 
 
-def step(s: EpochState, data: Data | Tensor, teacher: Outputs | None, batch: Batch) -> dict[str, float]:
-    """One optimiser step on one batch; returns the method's loss terms."""
-    s.model.train()
+def step(s: EpochState, data: Data | Tensor, teacher: Outputs | list[Outputs] | None,
+         batch: Batch) -> dict[str, float]:
+    """One optimiser step on one batch; returns the method's loss terms. A cohort (a mutual
+    method) runs every model on the batch; model ``k`` learns from the others' outputs, detached,
+    and its terms come back as ``"k.term"``."""
+    models = _models(s)
+    for model in models:
+        model.train()
     s.distiller.train()
     with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.config.precision == "bf16"):
-        out = (s.forward_model or s.model)(data)
-        loss, terms = s.distiller.loss(out, teacher, batch)
-    s.optimizer.zero_grad()
+        if s.cohort is None:
+            loss, terms = s.distiller.loss((s.forward_model or s.model)(data), teacher, batch)
+        else:
+            outs = [model(data) for model in models]
+            loss, terms = 0.0, {}
+            for k, out in enumerate(outs):
+                peers = [other.detach() for j, other in enumerate(outs) if j != k]
+                own, values = s.distiller.loss(out, peers, batch)
+                loss = loss + own
+                terms.update({f"{k}.{key}": value for key, value in values.items()})
+    optimizers = s.cohort_optimizers if s.cohort is not None else [s.optimizer]
+    for optimizer in optimizers:
+        optimizer.zero_grad()
     loss.backward()
     distributed.average_gradients(list(s.distiller.parameters()))
-    s.optimizer.step()
+    for optimizer in optimizers:
+        optimizer.step()
     return terms
+
+
+def _models(s: EpochState) -> list[nn.Module]:
+    """The models a step trains: the cohort, or the one model."""
+    return s.cohort if s.cohort is not None else [s.model]

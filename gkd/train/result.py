@@ -7,8 +7,9 @@ from torch import Tensor, nn
 
 from ..distill.base import Distiller
 
-# the entries of each ``FitResult.history`` record that are not loss terms
-HISTORY_FIELDS = ("epoch", "valid", "epoch_seconds", "valid_seconds")
+# the entries of each ``FitResult.history`` record that are not loss terms (``valid_cohort``: every
+# model's validation score in a cohort, ``gkd.fit_cohort``)
+HISTORY_FIELDS = ("epoch", "valid", "epoch_seconds", "valid_seconds", "valid_cohort")
 
 
 def loss_terms(record: dict) -> dict[str, float]:

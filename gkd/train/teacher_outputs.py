@@ -12,6 +12,13 @@ from torch_geometric.loader import DataLoader
 
 from ..outputs import Outputs
 
+
+def each(value, fn):
+    """``fn`` of one teacher's value, or the list of ``fn`` of each of several teachers' values
+    (a method taught by an ensemble)."""
+    return [fn(v) for v in value] if isinstance(value, list) else fn(value)
+
+
 # Keep representations in memory up to this size; larger datasets run the teacher per batch.
 MAX_BYTES = 2 * 1024**3
 
