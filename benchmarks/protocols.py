@@ -26,6 +26,18 @@ class Protocol:
     method_options: dict[str, dict] = field(default_factory=dict)
     # the features row-normalised on load (``gkd.data.load(..., normalize_features=True)``)
     normalize_features: bool = False
+    # the teachers a several-teacher method (``taught_by == "ensemble"``) learns from besides the
+    # protocol's teacher: names of ``other_teachers``
+    ensemble: tuple[str, ...] = ()
+
+    def ensemble_teachers(self) -> list[tuple[ModelSpec, TrainConfig]]:
+        """The teachers an ensemble method learns from: this protocol's teacher, then ``ensemble``'s."""
+        return [(self.teacher, self.teacher_config), *(self.other_teachers[name] for name in self.ensemble)]
+
+    def cohort_peers(self) -> list[ModelSpec]:
+        """The models a mutual method trains beside the student, from scratch: one of the
+        teacher's architecture (a GNN / MLP cohort)."""
+        return [self.teacher]
 
     def teachers(self) -> list[str]:
         return sorted({self.teacher.name, *self.other_teachers})
@@ -86,7 +98,12 @@ _CITATION = Protocol(
                             TrainConfig(epochs=500, lr=0.01, weight_decay=5e-3, patience=100)),
                     # the intermediate-layer comparison's deeper, wider teacher
                     "sage3x256": (ModelSpec("sage", hidden=256, num_layers=3, dropout=0.8),
-                                  TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100))},
+                                  TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100)),
+                    # the third architecture of the several-teacher comparison (PyG's GAT example's
+                    # optimiser: lr 0.005, weight decay 5e-4; gkd's GAT: 4 heads of 16)
+                    "gat": (ModelSpec("gat", hidden=64, num_layers=2, dropout=0.6),
+                            TrainConfig(epochs=500, lr=0.005, weight_decay=5e-4, patience=100))},
+    ensemble=("gcn", "gat"),  # with the SAGE teacher: three architectures, each cached
     other_students={"gcn2x32": ModelSpec("gcn", hidden=32, num_layers=2, dropout=0.5)},
     student_overrides={"gcn": TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100)},
 )
@@ -109,6 +126,9 @@ _TOY_NODE = Protocol(
     teacher_config=TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50),
     student_config=TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50),
     notes="embedded CSBM node task (2,000 nodes)",
+    other_teachers={name: (ModelSpec(name, hidden=64, num_layers=2, dropout=0.3),
+                           TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50)) for name in ("gcn", "gat")},
+    ensemble=("gcn", "gat"),
 )
 
 _TOY_GRAPH = Protocol(

@@ -546,6 +546,18 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
         return fail("teacher", exc)
     say(f"[{entry.dataset}{'' if split is None else ' inductive'} seed {seed}] teacher {proto.teacher.label()}: "
         f"test {teacher_record['teacher_test']:.4f}{' (cached)' if teacher.from_cache else ''}")
+    ensemble = None
+    if any(gkd_distill.taught_by_of(method) == "ensemble" for _, method, _, _ in todo):
+        try:  # the other teachers of a several-teacher method, each through the cache
+            ensemble = [teacher] + [
+                gkd.train_teacher(train_task, spec, _run_config(config, args), seed=seed, use_cache=not args.no_cache)
+                for spec, config in proto.ensemble_teachers()[1:]]
+        except (GkdError, ValueError, RuntimeError, FloatingPointError) as exc:
+            say(f"[{entry.dataset} seed {seed}] an ensemble teacher failed: {exc}")
+            return fail("ensemble teacher", exc)
+        say(f"[{entry.dataset} seed {seed}] ensemble: "
+            + ", ".join(f"{spec.label()} {t.scores['test']:.4f}" for (spec, _), t in zip(proto.ensemble_teachers(),
+                                                                                          ensemble)))
     for student_spec, method, sconfig, record in todo:
         where = f"{tally.place(run_key(record))} [{entry.dataset} seed {seed}] {student_spec.label()} {method}"
         say(f"  {where}: started")
@@ -555,7 +567,8 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
             else None
         record.update(student_run(train_task, teacher, student_spec, method, sconfig, seed, teacher_infer,
                                   teacher_record, split, proto.method_options.get(method, {}),
-                                  faithful=not args.no_faithfulness, on_history=events))
+                                  faithful=not args.no_faithfulness, on_history=events, ensemble=ensemble,
+                                  peers=proto.cohort_peers()))
         keep(record)
         took = f"{time.perf_counter() - began:.1f} s"
         if record["status"] == "ok":
@@ -576,6 +589,11 @@ def run_options(proto: Protocol, student_spec: gkd.ModelSpec, method: str) -> di
     model options, each only when it has any."""
     parts = {"method": gkd_distill.options_of(method, **proto.method_options.get(method, {})),
              "teacher": dict(proto.teacher.options), "student": dict(student_spec.options)}
+    taught = gkd_distill.taught_by_of(method)
+    if taught == "ensemble":  # the teachers it learns from, each by its label and options
+        parts["ensemble"] = [[spec.label(), dict(spec.options)] for spec, _ in proto.ensemble_teachers()]
+    elif taught == "mutual":  # the models trained beside the student
+        parts["cohort"] = [[spec.label(), dict(spec.options)] for spec in proto.cohort_peers()]
     return json.loads(json.dumps({part: value for part, value in parts.items() if value}))
 
 
@@ -588,6 +606,10 @@ def _pairs(proto: Protocol, methods: tuple[str, ...], kind: str, quiet: bool = F
         if kind not in gkd_distill.kinds_of(method):
             if not quiet:
                 say(f"  {method}: not built for {kind} tasks, skipped")
+            continue
+        if gkd_distill.taught_by_of(method) == "ensemble" and not proto.ensemble:
+            if not quiet:
+                say(f"  {method}: this protocol names no other teachers for an ensemble (Protocol.ensemble), skipped")
             continue
         own = gkd_distill.student_model_of(method)
         if own is None:

@@ -41,15 +41,29 @@ def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: Induc
 def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, config: gkd.TrainConfig, seed: int,
                 teacher_infer: float, teacher_record: dict, split: InductiveSplit | None = None,
                 options: dict | None = None, faithful: bool = True,
-                on_history: Callable[[list[dict]], None] | None = None) -> dict:
+                on_history: Callable[[list[dict]], None] | None = None, ensemble: list[gkd.FitResult] | None = None,
+                peers: list[gkd.ModelSpec] | None = None) -> dict:
     """Train one student (``method`` with its ``options``) and return its record fields; a
     failure becomes ``status: failed`` with the error, so a suite goes on. ``faithful``: measure
     the faithful share too (a PGD attack on both models: on a CPU it can cost more than the
     training of a small student). ``on_history``: called with the run's per-epoch history
-    (``FitResult.history``) once it has trained (``benchmarks.curves.writer``)."""
+    (``FitResult.history``) once it has trained (``benchmarks.curves.writer``). By who teaches the
+    method: an ensemble method learns from ``ensemble`` (``teacher`` first), a mutual one trains
+    the student in a cohort with fresh ``peers`` (their test scores recorded as ``peer_test``), a
+    self-distillation method from no teacher; ``teacher`` is the reference every record compares
+    with (its score, calibration, faithfulness, speed)."""
     try:
+        taught = gkd.distill.registry.taught_by_of(method)
+        extra = {}
         with PeakMemory(config.device) as peak:
-            result = gkd.train_student(task, teacher, student_spec, method, config, seed=seed, **(options or {}))
+            if taught == "mutual":
+                cohort = gkd.train_cohort(task, [student_spec, *(peers or [])], method, config, seed=seed,
+                                          **(options or {}))
+                result = cohort[0]
+                extra["peer_test"] = [peer.scores["test"] for peer in cohort[1:]]
+            else:
+                given = ensemble if taught == "ensemble" else teacher
+                result = gkd.train_student(task, given, student_spec, method, config, seed=seed, **(options or {}))
         if on_history is not None:
             on_history(result.history)
         test_index = task.split["test"]
@@ -67,7 +81,7 @@ def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, c
             "curve": learning_curve(result.history),
             **teacher_record,
             "student_params": count_parameters(result.model), "teacher_params": count_parameters(teacher.model),
-            "student_infer_s": student_infer, "teacher_infer_s": teacher_infer,
+            "student_infer_s": student_infer, "teacher_infer_s": teacher_infer, "taught_by": taught, **extra,
         }
     except (GkdError, RuntimeError, ValueError) as exc:
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",

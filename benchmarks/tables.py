@@ -8,13 +8,25 @@ import json
 import statistics
 from collections import defaultdict
 
-COLUMNS = ["dataset", "teacher", "student", "method", "runs", "test", "teacher_test", "gap_closed",
+from gkd import distill as gkd_distill
+from gkd.errors import UnknownNameError
+
+COLUMNS = ["dataset", "teacher", "student", "method", "taught_by", "runs", "test", "teacher_test", "gap_closed",
            "student_ms", "teacher_ms", "speedup"]
 
 
 # per-run figures that not every task has (calibration needs a multiclass task)
 OPTIONAL_MEANS = ("ece", "teacher_ece", "relcal_gap", "relcal_over", "relcal_under", "faithful_share",
                   "peak_mib", "test_tran", "test_prod", "teacher_test_tran", "teacher_test_prod")
+
+
+def taught_by(method: str) -> str:
+    """Who teaches ``method`` (``Distiller.taught_by``: teacher, self, mutual, ensemble, labels);
+    ``?`` for a method no longer registered (an old record)."""
+    try:
+        return gkd_distill.taught_by_of(method)
+    except UnknownNameError:
+        return "?"
 
 
 def _mean_or_none(runs: list[dict], name: str) -> float | None:
@@ -61,7 +73,7 @@ def summarise(records: list[dict]) -> list[dict]:
             **{name: _mean_or_none(runs, name) for name in OPTIONAL_MEANS},
             "train_s": train_s, "overhead": train_s / base_s if base_s else None,
             "dataset": key[0], "split": key[1], "setting": key[2], "protocol": key[3], "teacher": key[4],
-            "student": key[5], "method": key[6], "runs": len(runs),
+            "student": key[5], "method": key[6], "taught_by": taught_by(key[6]), "runs": len(runs),
             "test_mean": test_mean, "test_std": test_std, "teacher_mean": teacher_mean, "teacher_std": teacher_std,
             "gap_closed": gap, "student_ms": student_ms, "teacher_ms": teacher_ms,
             "speedup": teacher_ms / student_ms if student_ms > 0 else None, "metric": runs[0]["metric"],
@@ -72,16 +84,17 @@ def summarise(records: list[dict]) -> list[dict]:
 def markdown(rows: list[dict]) -> str:
     """The summary table. An inductive row's test figure is its held-out nodes' (GLNN's "ind");
     the dataset column names the setting and a split other than the protocol's usual one."""
-    header = ("| dataset | teacher | student | method | runs | test (%) | teacher (%) | gap closed | "
+    header = ("| dataset | teacher | student | method | taught by | runs | test (%) | teacher (%) | gap closed | "
               "ECE (%) | rel. cal. over / under (%) | faithful (%) | train s | overhead | peak MiB | "
               "student ms | teacher ms | speed-up |")
-    lines = [header, "|" + "---|" * 17]
+    lines = [header, "|" + "---|" * 18]
     for r in rows:
         gap = "-" if r["gap_closed"] is None or r["method"] == "none" else f"{100 * r['gap_closed']:.0f}%"
         relcal = "-" if r["relcal_over"] is None else f"{_fmt(r['relcal_over'])} / {_fmt(r['relcal_under'])}"
         overhead = "-" if r["overhead"] is None or r["method"] == "none" else f"{r['overhead']:.1f}x"
         lines.append(
-            f"| {dataset_label(r)} | {r['teacher']} | {r['student']} | {r['method']} | {r['runs']} | "
+            f"| {dataset_label(r)} | {r['teacher']} | {r['student']} | {r['method']} | {r['taught_by']} | "
+            f"{r['runs']} | "
             f"{r['test_mean']:.2f} ± {r['test_std']:.2f} | {r['teacher_mean']:.2f} ± {r['teacher_std']:.2f} | {gap} | "
             f"{_fmt(r['ece'])} | {relcal} | {_fmt(r['faithful_share'])} | {r['train_s']:.1f} | {overhead} | "
             f"{_fmt(r['peak_mib'], 1.0, 0)} | {r['student_ms']:.2f} | {r['teacher_ms']:.2f} | {r['speedup']:.1f}x |"
@@ -91,7 +104,8 @@ def markdown(rows: list[dict]) -> str:
 
 def to_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
-    fields = ["dataset", "split", "setting", "protocol", "teacher", "student", "method", "metric", "runs", "test_mean",
+    fields = ["dataset", "split", "setting", "protocol", "teacher", "student", "method", "taught_by", "metric", "runs",
+              "test_mean",
               "test_std", "teacher_mean", "teacher_std", "gap_closed", *OPTIONAL_MEANS, "train_s", "overhead",
               "student_ms", "teacher_ms", "speedup"]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")

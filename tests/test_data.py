@@ -30,6 +30,21 @@ def test_cpf_split_is_per_class_and_seeded(shared_root):
     assert everything.unique().numel() == everything.numel() == 2708
 
 
+@pytest.mark.parametrize("name", ["cora", "cora-lcc"])
+def test_label_scarce_splits_keep_k_training_labels_per_class_and_the_validation_size(shared_root, name):
+    nodes = {"cora": 2708, "cora-lcc": 2485}[name]
+    for split, k in (("cpf-5", 5), ("cpf-10", 10)):
+        task = gkd.data.load(name, root=shared_root, split=split, seed=2)
+        y = task.data.y
+        assert torch.bincount(y[task.split["train"]]).tolist() == [k] * 7
+        assert torch.bincount(y[task.split["valid"]]).tolist() == [30] * 7
+        assert len(task.split["test"]) == nodes - 7 * (k + 30)
+        everything = torch.cat([task.split[part] for part in ("train", "valid", "test")])
+        assert everything.unique().numel() == nodes
+    with pytest.raises(ValueError, match="valid splits: .*cpf-5, cpf-10"):
+        gkd.data.load(name, root=shared_root, split="cpf-3")
+
+
 def test_citeseer_padding_nodes_are_in_no_split(shared_root):
     task = gkd.data.load("citeseer", root=shared_root, split="cpf", seed=0)
     assert task.data.num_nodes == 3327

@@ -24,11 +24,15 @@ from .validation import where
 
 NAMES = {"cora": "Cora", "citeseer": "CiteSeer", "pubmed": "PubMed"}
 RAW_PARTS = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
-SPLITS = ("public", "cpf", "random")
+# the CPF split and its label-scarce variants: training labels per class (30 validation labels per
+# class in each, as CPF's; only the number of training labels changes)
+PER_CLASS = {"cpf": 20, "cpf-5": 5, "cpf-10": 10}
+VALID_PER_CLASS = 30
+SPLITS = ("public", *PER_CLASS, "random")
 
 
 LCC_NAMES = {f"{name}-lcc": name for name in NAMES}
-LCC_SPLITS = ("cpf", "random")
+LCC_SPLITS = (*PER_CLASS, "random")
 
 
 def _raw_files(name: str) -> str:
@@ -48,6 +52,8 @@ def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0,
 
     ``cpf``: 20 train / 30 valid labels per class drawn as the authors' code draws them
     (``splits.per_class_split_numpy``: numpy's RandomState(seed), class by class), the rest test;
+    ``cpf-10`` and ``cpf-5``: the same with 10 or 5 training labels per class (the label-scarce
+    settings where self-distillation is claimed to help), 30 validation labels per class still;
     ``random``: 60 / 20 / 20 of the component's nodes. The split follows the papers' procedure and
     seeds, but draws other nodes than theirs for the same seed, since their files order the nodes
     otherwise."""
@@ -64,8 +70,8 @@ def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0,
     nodes = largest_component(edges, int(data.num_nodes))
     graph = Data(x=x[nodes], edge_index=induced_subgraph(edges, nodes, int(data.num_nodes)), y=data.y[nodes],
                  num_nodes=nodes.numel())
-    if split == "cpf":
-        indices = per_class_split_numpy(graph.y, 20, 30, seed)
+    if split in PER_CLASS:
+        indices = per_class_split_numpy(graph.y, PER_CLASS[split], VALID_PER_CLASS, seed)
     else:
         indices = random_split(nodes.numel(), (0.6, 0.2, 0.2), seed)
     return Task(name=name, kind="node", data=graph, split=indices, num_classes=int(data.y.max()) + 1,
@@ -75,7 +81,8 @@ def load_planetoid_lcc(name: str, root: Path, split: str = "cpf", seed: int = 0,
 @register(*NAMES, kind="node", splits=SPLITS, files=_raw_files)
 def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, download: bool = False) -> Task:
     """Load a Planetoid graph with the ``public`` split, the ``cpf`` split (20 train / 30 valid
-    labels per class, the rest test; drawn with ``seed``) or a ``random`` 60 / 20 / 20 split of
+    labels per class, the rest test; drawn with ``seed``), its label-scarce ``cpf-10`` and
+    ``cpf-5`` (10 or 5 train labels per class, 30 valid) or a ``random`` 60 / 20 / 20 split of
     all nodes (the "full-supervised" setting; drawn with ``seed``). Features are the binary bag of words
     as released (GLNN trains on them so; ``gkd.data.load(..., normalize_features=True)``
     row-normalises them, as CPF's code does)."""
@@ -87,8 +94,8 @@ def load_planetoid(name: str, root: Path, split: str = "public", seed: int = 0, 
     if split == "public":
         masks = {"train": data.train_mask, "valid": data.val_mask, "test": data.test_mask}
         indices = {k: m.nonzero().view(-1) for k, m in masks.items()}
-    elif split == "cpf":
-        indices = per_class_split(data.y, 20, 30, seed, candidates=_real_nodes(data))
+    elif split in PER_CLASS:
+        indices = per_class_split(data.y, PER_CLASS[split], VALID_PER_CLASS, seed, candidates=_real_nodes(data))
     else:
         real = _real_nodes(data)
         indices = {k: real[v] for k, v in random_split(real.numel(), (0.6, 0.2, 0.2), seed).items()}
