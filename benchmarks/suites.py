@@ -72,6 +72,26 @@ def _survey() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
+# who teaches whom (issue 20): the self-distillation methods and the cohort against the same model
+# alone, the ensemble of the protocol's three teachers against KD from each, on the papers' graphs
+# with the CPF split and its 5-labels-per-class variant
+TEACHING_DATASETS = ("cora-lcc", "citeseer-lcc")
+TEACHING_SPLITS = ("cpf", "cpf-5")
+SELF_METHODS = ("tgs", "linkdist")  # MLP students
+GNN_SELF_METHODS = ("gnnsd",)  # GNN students
+
+
+def _teaching() -> tuple[Entry, ...]:
+    entries = []
+    for dataset in TEACHING_DATASETS:
+        for split in TEACHING_SPLITS:
+            entries.append(Entry(dataset, ("none", "kd", "ensemble", "dml", *SELF_METHODS), students=("mlp",),
+                                 split=split))
+            entries += [Entry(dataset, ("kd",), teacher=t, students=("mlp",), split=split) for t in ("gcn", "gat")]
+            entries.append(Entry(dataset, ("none", *GNN_SELF_METHODS), students=("sage",), split=split))
+    return tuple(entries)
+
+
 SUITES: dict[str, tuple[Entry, ...]] = {
     "quick": (Entry("synthetic", ("none", "kd", "glnn")), Entry("synthetic-graphs", ("none", "kd", "glnn")),
               Entry("digits", ("none", "kd", "trg"))),
@@ -79,6 +99,7 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     "graph": tuple(Entry(d, GRAPH_METHODS) for d in ("ogbg-molhiv", "ogbg-molpcba")),
     "vision": tuple(Entry(d, VISION_METHODS) for d in ("digits", "cifar10", "cifar100")),
     "survey": _survey(),
+    "teaching": _teaching(),
 }
 
 # seeds a suite runs when ``--seeds`` is not given (the quick suite's budget is minutes)
