@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Data
+from torch_geometric.utils import remove_self_loops
 
 from ..errors import MismatchError
 from ..models.base import Model, dropout, eval_mode, row_independent
 from ..outputs import Outputs
 from .base import Batch, Distiller
+from .losses import supervised_loss
 from .registry import register
 
 if TYPE_CHECKING:
@@ -59,14 +61,6 @@ def edge_class_weights(y: Tensor, train: Tensor, edge_index: Tensor, num_classes
     if ratio.sum() <= 0:
         return torch.ones(num_classes)
     return (num_classes * ratio / ratio.sum()).float()
-
-
-def weighted_ce(logits: Tensor, y: Tensor, mask: Tensor, weight: Tensor) -> Tensor:
-    """Class-weighted cross-entropy over the ``mask``ed rows (sum of w_y * CE over sum of w_y, as
-    ``F.cross_entropy(weight=...)``); zero, keeping the graph, when no row is masked."""
-    if not mask.any():
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits[mask], y[mask], weight=weight)
 
 
 @register
@@ -182,7 +176,7 @@ class TGS(Distiller):
         self.head = nn.Linear(out.hidden[-1].size(-1), task.num_classes).to(device)
         self.factor = InterpolationFactor(task.num_features, self.factor_hidden, self.ratio).to(device)
         self.factor.requires_grad_(self.learn_factor)
-        self.class_weight = edge_class_weights(data.y, task.split["train"], without_self_loops(data.edge_index),
+        self.class_weight = edge_class_weights(data.y, task.split["train"], remove_self_loops(data.edge_index)[0],
                                                task.num_classes).to(device)
         self._student = (student,)
 
@@ -197,7 +191,7 @@ class TGS(Distiller):
         (model,) = self._student
         f = student.logits
         rows = f.size(0)
-        src, dst = without_self_loops(batch.data.edge_index.to(f.device))
+        src, dst = remove_self_loops(batch.data.edge_index.to(f.device))[0]
         seeds = batch.visible.to(f.device)[dst]
         src, dst = src[seeds], dst[seeds]
         if self.max_edges is not None and src.numel() > self.max_edges:
@@ -220,13 +214,9 @@ class TGS(Distiller):
         neg = -F.mse_loss(f_s.softmax(dim=-1), q) - F.mse_loss(f_d.softmax(dim=-1), q)
         y = batch.y.view(-1).long().to(f.device)
         labelled = batch.labelled.to(f.device)
-        w = self.class_weight
-        on_s, on_d = labelled[src], labelled[dst]
-        ce = (weighted_ce(f_s, y[src], on_s, w) + weighted_ce(g_s, y[src], on_s, w)
-              + weighted_ce(f_d, y[dst], on_d, w) + weighted_ce(g_d, y[dst], on_d, w))
+        ce = f_s.new_zeros(())
+        for end, f_end, g_end in ((src, f_s, g_s), (dst, f_d, g_d)):
+            on = labelled[end]
+            for logits in (f_end, g_end):
+                ce = ce + supervised_loss(logits[on], y[end][on], "multiclass", weight=self.class_weight)
         return {"ce": self.alpha * ce, "ne": ne, "neg": neg}
-
-
-def without_self_loops(edge_index: Tensor) -> Tensor:
-    """The edges of ``edge_index`` that join two different nodes."""
-    return edge_index[:, edge_index[0] != edge_index[1]]
