@@ -8,9 +8,10 @@ from torch import Tensor
 from .base import Batch
 
 
-def supervised_loss(logits: Tensor, y: Tensor, objective: str) -> Tensor:
+def supervised_loss(logits: Tensor, y: Tensor, objective: str, weight: Tensor | None = None) -> Tensor:
     """Cross-entropy (multiclass) or binary cross-entropy over labelled entries (binary; NaN
-    targets are unlabelled, as in OGB). Zero when there is nothing labelled."""
+    targets are unlabelled, as in OGB). Zero when there is nothing labelled. ``weight``: per-class
+    weights of the multiclass loss (the weighted mean, as ``F.cross_entropy(weight=...)``)."""
     if objective == "binary":
         y = y.view_as(logits).float()
         known = ~torch.isnan(y)
@@ -19,7 +20,7 @@ def supervised_loss(logits: Tensor, y: Tensor, objective: str) -> Tensor:
         return F.binary_cross_entropy_with_logits(logits[known], y[known])
     if logits.size(0) == 0:
         return logits.sum() * 0.0
-    return F.cross_entropy(logits, y.view(-1).long())
+    return F.cross_entropy(logits, y.view(-1).long(), weight=weight)
 
 
 def label_loss(logits: Tensor, batch: Batch) -> Tensor:
