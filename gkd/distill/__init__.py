@@ -4,7 +4,7 @@
 | --- | --- |
 | none | none (student alone) |
 | output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful |
-| intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd |
+| intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd, gnnsd (self, no teacher) |
 | constructed graph | trg (image tokens), rkd (instance relationships), nosmog (positions + similarity) |
 
 Methods combine with ``+`` (``get("glnn+srd")``): their named loss terms are summed.
