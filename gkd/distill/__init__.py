@@ -3,8 +3,8 @@
 | family | methods |
 | --- | --- |
 | none | none (student alone) |
-| output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful, tgs (no teacher) |
-| intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd |
+| output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful, tgs (no teacher), dml (a cohort), ensemble (several teachers) |
+| intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd, gnnsd (no teacher) |
 | constructed graph | trg (image tokens), rkd (instance relationships), nosmog (positions + similarity) |
 
 Who teaches (``Distiller.taught_by``): a trained teacher (the methods above), several teachers
