@@ -104,7 +104,9 @@ _CITATION = Protocol(
                     "gat": (ModelSpec("gat", hidden=64, num_layers=2, dropout=0.6),
                             TrainConfig(epochs=500, lr=0.005, weight_decay=5e-4, patience=100))},
     ensemble=("gcn", "gat"),  # with the SAGE teacher: three architectures, each cached
-    other_students={"gcn2x32": ModelSpec("gcn", hidden=32, num_layers=2, dropout=0.5)},
+    other_students={"gcn2x32": ModelSpec("gcn", hidden=32, num_layers=2, dropout=0.5),
+                    # a deep GCN, where GNN-SD claims its gains (a plain 8-layer GCN over-smooths)
+                    "gcn8x64": ModelSpec("gcn", hidden=64, num_layers=8, dropout=0.5)},
     student_overrides={"gcn": TrainConfig(epochs=500, lr=0.01, weight_decay=5e-4, patience=100)},
 )
 
@@ -127,7 +129,8 @@ _TOY_NODE = Protocol(
     student_config=TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50),
     notes="embedded CSBM node task (2,000 nodes)",
     other_teachers={name: (ModelSpec(name, hidden=64, num_layers=2, dropout=0.3),
-                           TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50)) for name in ("gcn", "gat")},
+                           TrainConfig(epochs=200, lr=0.01, weight_decay=5e-4, patience=50))
+                    for name in ("gcn", "gat")},
     ensemble=("gcn", "gat"),
 )
 
