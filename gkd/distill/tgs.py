@@ -115,8 +115,9 @@ class TGS(Distiller):
     (3) The factor trains with the trainer's optimiser at the student's learning rate (theirs:
     its own Adam at 1e-4; gkd's trainer has one rate for all parameters); ``learn_factor=False``
     keeps it at its random start instead. (4) Self loops are dropped (they pair a node with
-    itself). (5) On a sampled subgraph only edges into ``visible`` rows (the seeds) count and
-    negatives come from the subgraph's rows; the student must be row-independent (an MLP), since
+    itself). (5) The factor's width is the student's last hidden width (``factor_hidden=None``),
+    as the authors' ``NeFactor`` takes the model's ``hid_dim``. (6) On a sampled subgraph only
+    edges into ``visible`` rows (the seeds) count and negatives come from the subgraph's rows; the student must be row-independent (an MLP), since
     it runs on interpolated rows that are no node of any graph. Node tasks, multiclass, real
     features only.
     """
@@ -128,7 +129,7 @@ class TGS(Distiller):
     kinds = ("node",)
 
     def __init__(self, alpha: float = 0.8, ratio: float = 0.7, head_dropout: float = 0.5,
-                 factor_hidden: int = 1024, learn_factor: bool = True, max_edges: int | None = 65536):
+                 factor_hidden: int | None = None, learn_factor: bool = True, max_edges: int | None = 65536):
         super().__init__()
         if alpha < 0:
             raise ValueError(f"tgs: alpha (the label terms' weight) must be non-negative, got {alpha}")
@@ -137,8 +138,9 @@ class TGS(Distiller):
                              f"got {ratio}")
         if not 0.0 <= head_dropout < 1.0:
             raise ValueError(f"tgs: head_dropout must lie in [0, 1), got {head_dropout}")
-        if factor_hidden < 1:
-            raise ValueError(f"tgs: factor_hidden must be a positive width, got {factor_hidden}")
+        if factor_hidden is not None and factor_hidden < 1:
+            raise ValueError(f"tgs: factor_hidden must be None (the student's width) or a positive width, "
+                             f"got {factor_hidden}")
         if max_edges is not None and max_edges < 2:
             raise ValueError(f"tgs: max_edges must be None (every edge) or at least 2, got {max_edges}")
         self.alpha, self.ratio, self.head_dropout = alpha, ratio, head_dropout
@@ -174,7 +176,8 @@ class TGS(Distiller):
             raise MismatchError("tgs: the student needs a hidden layer (Outputs.hidden) for its auxiliary head; "
                                 "give it num_layers of at least 2")
         self.head = nn.Linear(out.hidden[-1].size(-1), task.num_classes).to(device)
-        self.factor = InterpolationFactor(task.num_features, self.factor_hidden, self.ratio).to(device)
+        width = out.hidden[-1].size(-1) if self.factor_hidden is None else self.factor_hidden
+        self.factor = InterpolationFactor(task.num_features, width, self.ratio).to(device)
         self.factor.requires_grad_(self.learn_factor)
         self.class_weight = edge_class_weights(data.y, task.split["train"], remove_self_loops(data.edge_index)[0],
                                                task.num_classes).to(device)
