@@ -117,9 +117,9 @@ class TGS(Distiller):
     keeps it at its random start instead. (4) Self loops are dropped (they pair a node with
     itself). (5) The factor's width is the student's last hidden width (``factor_hidden=None``),
     as the authors' ``NeFactor`` takes the model's ``hid_dim``. (6) On a sampled subgraph only
-    edges into ``visible`` rows (the seeds) count and negatives come from the subgraph's rows; the student must be row-independent (an MLP), since
-    it runs on interpolated rows that are no node of any graph. Node tasks, multiclass, real
-    features only.
+    edges into ``visible`` rows (the seeds) count and negatives come from the subgraph's rows;
+    the student must be row-independent (an MLP), since it runs on interpolated rows that are no
+    node of any graph. Node tasks, multiclass, real features only.
     """
 
     name = "tgs"
