@@ -175,7 +175,7 @@ def test_every_method_and_model_class_with_a_name_is_registered():
         assert gkd.distill.METHODS[cls.name] is cls, cls
     for cls in _classes("gkd.models", Model):
         assert gkd.models.MODELS[cls.name] is cls, cls
-    assert len(gkd.distill.METHODS) == 15 and len(gkd.models.MODELS) == 11
+    assert len(gkd.distill.METHODS) == 16 and len(gkd.models.MODELS) == 11
 
 
 def test_a_package_finds_its_entries_itself(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 | family | methods |
 | --- | --- |
 | none | none (student alone) |
-| output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful |
+| output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (with its own student), faithful, linkdist (self-taught) |
 | intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd |
 | constructed graph | trg (image tokens), rkd (instance relationships), nosmog (positions + similarity) |
 
