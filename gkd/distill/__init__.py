@@ -3,7 +3,7 @@
 | family | methods |
 | --- | --- |
 | none | none (student alone) |
-| output layer | kd (Hinton), glnn, dkd, rld, krd, cpf (own student), faithful, tgs (no teacher), dml, ensemble |
+| output layer | kd, glnn, dkd, rld, krd, cpf (own student), faithful, tgs, linkdist (no teacher), dml, ensemble |
 | intermediate layer | fitnet, srd (projector + BatchNorm + LogSum), lsp, gcrd, gnnsd (no teacher) |
 | constructed graph | trg (image tokens), rkd (instance relationships), nosmog (positions + similarity) |
 
