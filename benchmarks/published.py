@@ -272,8 +272,26 @@ def _mugsi() -> list[Figure]:
             for teacher, student, method, value, std in rows]
 
 
+def _linkdist() -> list[Figure]:
+    """LinkDist's own runs (cf020031308/LinkDist, ``run.log`` at commit c1d3d30, the version before
+    CoLinkDist; read in the authors' repository, not in the shared reference): the MLP alone and
+    LinkDist's MLP ("linkdist-nomp-trans": no message passing at inference), transductive."""
+    note = ("the authors' split 0 (at most 20 training labels per class, main.py), Planetoid's whole graph, "
+            "a 2-layer MLP; gkd's rows run on the largest component with the CPF split")
+    rows = [("cora", "none", 56.28, 0.87), ("cora", "linkdist", 80.79, 0.43),
+            ("citeseer", "none", 54.74, 1.10), ("citeseer", "linkdist", 70.26, 0.70)]
+    return [Figure("LinkDist", _LINKDIST, "authors' run.log (c1d3d30)", dataset, "transductive", "20 per class", "",
+                   "MLP", method, value, "accuracy", note, std) for dataset, method, value, std in rows]
+
+
+_LINKDIST = "Luo et al., 2021 (Distilling Self-Knowledge From Contrastive Links to Classify Graph Nodes)"
+# the papers of the self-distillation, mutual and several-teacher methods (``benchmarks.teaching``);
+# TGS's, GNN-SD's and DML's tables were not reachable (only their abstracts are stored), and DML
+# reports no graph set
+TEACHING_PAPERS = ("LinkDist",)
+
 FIGURES: tuple[Figure, ...] = tuple(_glnn() + _cpf() + _gcrd() + _lsp() + _graphakd() + _vision() + _projector()
-                                    + _vqgraph() + _glnn_paper() + _mugsi())
+                                    + _vqgraph() + _glnn_paper() + _mugsi() + _linkdist())
 
 
 # --------------------------------------------------------------------------- queries

@@ -77,7 +77,7 @@ def _survey() -> tuple[Entry, ...]:
 # with the CPF split and its 5-labels-per-class variant
 TEACHING_DATASETS = ("cora-lcc", "citeseer-lcc")
 TEACHING_SPLITS = ("cpf", "cpf-5")
-SELF_METHODS = ("tgs",)  # MLP students
+SELF_METHODS = ("tgs", "linkdist")  # MLP students
 GNN_SELF_METHODS = ("gnnsd",)  # on a deep GCN (8 x 64), where the paper claims its gains
 
 

@@ -48,9 +48,14 @@ def paired(ours: dict[int, float], base: dict[int, float]) -> dict | None:
 def _by_seed(records: list[dict]) -> dict[tuple, dict[int, float]]:
     """Test score by seed, keyed by (dataset, split, teacher, student, method)."""
     out: dict[tuple, dict[int, float]] = defaultdict(dict)
+    options: dict[tuple, object] = {}
     for r in records:
         if r.get("status") == "ok" and not r.get("protocol") and r.get("setting", "transductive") == "transductive":
-            out[(r["dataset"], r["split"], r["teacher"], r["student"], r["method"])][r["seed"]] = r["test"]
+            key = (r["dataset"], r["split"], r["teacher"], r["student"], r["method"])
+            if options.setdefault(key, r.get("options")) != r.get("options"):
+                raise ValueError(f"the results hold {' '.join(key)} under two sets of options ({options[key]} and "
+                                 f"{r.get('options')}): remove the stale records or use a fresh --out")
+            out[key][r["seed"]] = r["test"]
     return out
 
 
