@@ -2,7 +2,8 @@
 
 Trains a teacher on the embedded node task (and on the embedded graph and image tasks) and, for
 every registered method built for that kind of task plus a combination, a student for a few
-epochs on ``--device``; prints one
+epochs on ``--device`` (a mutual method in a cohort with a model of the teacher's kind, an
+ensemble method from two teachers); prints one
 line per run (status, seconds, test score, where the loss terms ended) and exits 1 if any run
 failed. No files needed. Also the quickest way to see that a new method works end to end.
 """
@@ -34,6 +35,7 @@ def run(device: str, epochs: int, graph: bool, image: bool = True) -> list[str]:
         task = gkd.data.load(dataset, seed=0)
         config = TrainConfig(epochs=epochs, patience=epochs, device=device)
         teacher = gkd.train_teacher(task, teacher_spec, config, use_cache=False)
+        second = None  # a second teacher, for the methods taught by several (the same model, another seed)
         lines.append(f"{dataset:>16} teacher {teacher_spec.label()}: test {teacher.scores['test']:.3f}")
         for method in gkd_distill.available() + COMBINATIONS:
             if task.kind not in gkd_distill.kinds_of(method):
@@ -42,7 +44,14 @@ def run(device: str, epochs: int, graph: bool, image: bool = True) -> list[str]:
             student = ModelSpec(own, hidden=16, num_layers=3) if own else student_spec
             started = time.perf_counter()
             try:
-                result = gkd.train_student(task, teacher, student, method, config)
+                taught = gkd_distill.taught_by_of(method)
+                if taught == "mutual":  # a cohort: the student beside a fresh model of the teacher's kind
+                    result = gkd.train_cohort(task, [student, teacher_spec], method, config)[0]
+                elif taught == "ensemble":
+                    second = second or gkd.train_teacher(task, teacher_spec, config, seed=1, use_cache=False)
+                    result = gkd.train_student(task, [teacher, second], student, method, config)
+                else:
+                    result = gkd.train_student(task, teacher, student, method, config)
                 last = loss_terms(result.history[-1])
                 bad = [k for k, v in last.items() if not math.isfinite(v)]
                 status = "FAILED non-finite " + ",".join(bad) if bad else "ok"
