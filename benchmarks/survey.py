@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .published import Figure, lookup
 from .suites import Entry
-from .tables import dataset_label
+from .tables import dataset_label, taught_by
 
 
 def published_figure(entry: Entry, method: str, setting: str) -> Figure | None:
@@ -39,14 +39,15 @@ def _line(entry: Entry, setting: str, pair: str, method: str, mean: float, std: 
     else:
         paper, diff = f"{figure.value:.2f}", f"{mean - figure.value:+.2f}"
     label = dataset_label({"dataset": entry.dataset, "setting": setting, "split": entry.split})
-    return f"| {label} | {entry.paper} | {pair} | {method} | {runs} | {ours} | {paper} | {diff} |"
+    way = "labels" if method == "teacher" else taught_by(method)  # a teacher row: the teacher, from its labels
+    return f"| {label} | {entry.paper} | {pair} | {method} | {way} | {runs} | {ours} | {paper} | {diff} |"
 
 
 def survey_markdown(rows: list[dict], entries: list[Entry]) -> str:
     """The survey table over the summary ``rows`` (``benchmarks.tables.summarise``) for resolved
     ``entries`` (``benchmarks.run.resolved``: teacher labels and splits filled in)."""
-    lines = ["| dataset | paper | teacher -> student | method | runs | gkd (%) | paper (%) | gkd - paper |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| dataset | paper | teacher -> student | method | taught by | runs | gkd (%) | paper (%) | gkd - paper |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for entry in entries:
         if entry.paper is None:
             continue

@@ -15,7 +15,7 @@ def test_benchmark_writes_results_and_resumes(tmp_path, capsys):
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and float(rows[0]["speedup"]) > 0
     table = (tmp_path / "summary.md").read_text()
-    assert "| synthetic | sage2x64 | mlp2x64 | glnn | 1 |" in table and "ECE (%)" in table
+    assert "| synthetic | sage2x64 | mlp2x64 | glnn | teacher | 1 |" in table and "ECE (%)" in table
     capsys.readouterr()
     assert main(args) == 0  # second run: everything is already there
     assert len(read_jsonl(tmp_path / "results.jsonl")) == 4
@@ -64,8 +64,8 @@ def test_students_and_teacher_can_be_chosen(tmp_path, capsys):
     capsys.readouterr()
     assert main(args + ["--students", "gin"]) == 2
     assert "unknown student 'gin'; valid students: mlp, sage" in capsys.readouterr().err
-    assert main(args + ["--teacher", "gcn"]) == 2
-    assert "unknown teacher 'gcn'; valid teachers: sage" in capsys.readouterr().err
+    assert main(args + ["--teacher", "gin"]) == 2
+    assert "unknown teacher 'gin'; valid teachers: gat, gcn, sage" in capsys.readouterr().err
 
 
 def test_citation_protocol_offers_cpf_gcn_teacher():
@@ -94,7 +94,7 @@ def test_the_vision_suite_runs_on_digits_and_skips_graph_only_methods(tmp_path, 
     assert all(r["status"] == "ok" and r["train_seconds"] > 0 for r in records)
     out = capsys.readouterr().out
     assert "lsp: not built for image tasks, skipped" in out
-    assert "| digits | resnet1x16 | resnet1x4 | trg | 1 |" in (tmp_path / "summary.md").read_text()
+    assert "| digits | resnet1x16 | resnet1x4 | trg | teacher | 1 |" in (tmp_path / "summary.md").read_text()
 
 
 def test_node_only_methods_are_skipped_on_images_and_image_methods_on_graphs(tmp_path, capsys):

@@ -177,7 +177,7 @@ def test_a_tiny_config_gives_the_table_of_its_command_line(tmp_path, monkeypatch
         return [" | ".join(line.split(" | ")[:8]) for line in lines]
 
     assert rows("file") == rows("flags") and len(rows("file")) == 2
-    assert "| synthetic | sage2x64 | mlp2x64 | kd | 2 |" in rows("file")[0] + rows("file")[1]
+    assert "| synthetic | sage2x64 | mlp2x64 | kd | teacher | 2 |" in rows("file")[0] + rows("file")[1]
     # a progress line when each run starts and when it ends, numbered out of the runs asked for
     assert re.search(r"run 1/4 \[synthetic seed 0\] mlp2x64 none: started", from_file)
     assert re.search(r"run 4/4 \[synthetic seed 1\] mlp2x64 kd: test 0\.\d+ \(training [\d.]+ s, [\d.]+ s in all\)",

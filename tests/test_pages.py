@@ -27,7 +27,7 @@ def test_a_run_writes_its_page_and_report_rewrites_it_from_the_saved_results(tmp
     assert re.fullmatch(r"[0-9a-f]{12}(\+changes)?|unknown", commit)
     assert re.search(r"^- date: \d{4}-\d\d-\d\d \d\d:\d\d UTC$", text, re.M)
     assert re.search(r"^- machine: .+ cores.+torch .+ torch threads", text, re.M)
-    assert "| synthetic | sage2x64 | mlp2x64 | glnn | 1 |" in text
+    assert "| synthetic | sage2x64 | mlp2x64 | glnn | teacher | 1 |" in text
     records = read_jsonl(out / "results.jsonl")
     assert {r["provenance"]["commit"] for r in records} == {commit}
     page.unlink()

@@ -42,7 +42,7 @@ def test_quick_suite_narrowed_and_budgeted_then_reported_again_without_training(
     capsys.readouterr()
     assert main(["--report", str(out)]) == 0
     assert (out / "results.jsonl").read_text() == before  # nothing trained
-    assert "| synthetic | sage2x64 | mlp2x64 | glnn | 1 |" in (out / "summary.md").read_text()
+    assert "| synthetic | sage2x64 | mlp2x64 | glnn | teacher | 1 |" in (out / "summary.md").read_text()
     assert (out / "accuracy_vs_speedup.png").exists()
     assert main(["--report", str(tmp_path / "nothing")]) == 2
 
@@ -76,16 +76,17 @@ def test_survey_table_puts_the_paper_figure_and_the_difference_beside_ours():
             _row("glnn", 74.0, "inductive", test_prod=0.78, teacher_test_prod=0.79),
             _row("nosmog", 81.0)]
     table = survey_markdown(rows, entries)
-    assert "| cora | GLNN | sage2x128 -> mlp2x128 | glnn | 5 | 80.00 ± 1.00 | 79.39 | +0.61 |" in table
-    assert "| cora | GLNN | sage2x128 | teacher | 5 | 78.00 ± 0.50 | 78.78 | -0.78 |" in table
-    assert "| cora [inductive] | GLNN | sage2x128 -> mlp2x128 | glnn | 5 | 74.00 ± 1.00 | 73.82 | +0.18 |" in table
-    assert "| cora [production] | GLNN | sage2x128 -> mlp2x128 | glnn | 5 | 78.00 | 78.28 | -0.28 |" in table
-    assert "| nosmog | 5 | 81.00 ± 1.00 | no published figure | - |" in table
+    assert "| cora | GLNN | sage2x128 -> mlp2x128 | glnn | teacher | 5 | 80.00 ± 1.00 | 79.39 | +0.61 |" in table
+    assert "| cora | GLNN | sage2x128 | teacher | labels | 5 | 78.00 ± 0.50 | 78.78 | -0.78 |" in table
+    assert ("| cora [inductive] | GLNN | sage2x128 -> mlp2x128 | glnn | teacher | 5 | 74.00 ± 1.00 | 73.82 | +0.18 |"
+            in table)
+    assert "| cora [production] | GLNN | sage2x128 -> mlp2x128 | glnn | teacher | 5 | 78.00 | 78.28 | -0.28 |" in table
+    assert "| nosmog | teacher | 5 | 81.00 ± 1.00 | no published figure | - |" in table
     cpf = Entry("citeseer", ("cpf",), teacher="gcn2x64", split="cpf", paper="CPF", paper_pair=("GCN", "CPF-tra"))
     cpf_rows = [{**_row("cpf", 70.0), "dataset": "citeseer", "teacher": "gcn2x64", "student": "cpf10x64"}]
     cpf_table = survey_markdown(cpf_rows, [cpf])
-    assert "| citeseer | CPF | gcn2x64 | teacher | 5 | 78.00 ± 0.50 | 71.10 | +6.90 |" in cpf_table
-    assert "| citeseer | CPF | gcn2x64 -> cpf10x64 | cpf | 5 | 70.00 ± 1.00 | 76.52 | -6.52 |" in cpf_table
+    assert "| citeseer | CPF | gcn2x64 | teacher | labels | 5 | 78.00 ± 0.50 | 71.10 | +6.90 |" in cpf_table
+    assert "| citeseer | CPF | gcn2x64 -> cpf10x64 | cpf | teacher | 5 | 70.00 ± 1.00 | 76.52 | -6.52 |" in cpf_table
 
 
 def test_a_killed_benchmark_resumes_without_redoing_finished_runs(tmp_path):
@@ -116,7 +117,7 @@ def test_survey_on_real_cora_fills_the_published_column(shared_root, tmp_path):
                  "--budget", "epochs=3", "--root", str(shared_root), "--out", str(out)]) == 0
     survey = (out / "survey.md").read_text()
     # GLNN's protocol on Cora, both settings; the KRD entry (public split) ran its "none" student
-    assert "| cora | GLNN | sage2x128 -> mlp2x128 | glnn | 1 |" in survey and "| 79.39 |" in survey
+    assert "| cora | GLNN | sage2x128 -> mlp2x128 | glnn | teacher | 1 |" in survey and "| 79.39 |" in survey
     assert "| cora [inductive] | GLNN |" in survey and "| 73.82 |" in survey
     assert "| cora [production] | GLNN |" in survey and "| 78.28 |" in survey
     assert "| cora [public split] | KRD | sage2x128 -> mlp2x128 | none |" in survey
@@ -136,4 +137,4 @@ def test_report_finds_the_runs_of_a_plan_written_before_the_key_gained_a_field(t
     (out / "plan.json").write_text(json_.dumps(plan))
     (out / "summary.md").unlink()
     assert main(["--report", str(out)]) == 0
-    assert "| synthetic | sage2x64 | mlp2x64 | none | 1 |" in (out / "summary.md").read_text()
+    assert "| synthetic | sage2x64 | mlp2x64 | none | labels | 1 |" in (out / "summary.md").read_text()
