@@ -63,9 +63,11 @@ class NOSMOG(GLNN):
     every node against the teacher (their ``lamb`` 1 weights the label pass by 0). Ours, stated:
     (1) the PGD runs the student in evaluation mode (theirs in training mode, dropout on);
     (2) it perturbs the features alone (theirs ``[x || p]``, positions too); (3) both hidden
-    representations are taken after the ReLU (theirs before it); (4) DeepWalk is a skip-gram with
+    representations are taken after the ReLU (theirs before it: ``teacher_before_relu`` here and
+    the student's ``hidden_before_relu`` give theirs); (4) DeepWalk is a skip-gram with
     negative sampling in torch, its columns standardised (theirs gensim's Word2Vec with
-    hierarchical softmax, raw); (5) the label pass with weight 0, which in their code still
+    hierarchical softmax and 5 negatives, on walks over A + I, raw: the student's ``standardise``
+    False keeps the table's own scale); (5) the label pass with weight 0, which in their code still
     takes an Adam step of weight decay alone each epoch, is left out; (6) node batches cover
     every node each epoch (theirs drop the remainder of n // batch_size). Trained full-batch (one
     step an epoch) the similarity term threw the student off under the authors' settings (Cora
