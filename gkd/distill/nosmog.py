@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from ..errors import MismatchError
 from ..graph.adjacency import with_features
-from ..models.base import dropout, eval_mode
+from ..models.base import LayerStack, dropout, eval_mode
 from ..outputs import Outputs
 from .base import Batch, probe
 from .glnn import GLNN
@@ -63,9 +63,11 @@ class NOSMOG(GLNN):
     every node against the teacher (their ``lamb`` 1 weights the label pass by 0). Ours, stated:
     (1) the PGD runs the student in evaluation mode (theirs in training mode, dropout on);
     (2) it perturbs the features alone (theirs ``[x || p]``, positions too); (3) both hidden
-    representations are taken after the ReLU (theirs before it); (4) DeepWalk is a skip-gram with
+    representations are taken after the ReLU (theirs before it: ``teacher_before_relu`` here and
+    the student's ``hidden_before_relu`` give theirs); (4) DeepWalk is a skip-gram with
     negative sampling in torch, its columns standardised (theirs gensim's Word2Vec with
-    hierarchical softmax, raw); (5) the label pass with weight 0, which in their code still
+    hierarchical softmax and 5 negatives, on walks over A + I, raw: the student's ``standardise``
+    False keeps the table's own scale); (5) the label pass with weight 0, which in their code still
     takes an Adam step of weight decay alone each epoch, is left out; (6) node batches cover
     every node each epoch (theirs drop the remainder of n // batch_size). Trained full-batch (one
     step an epoch) the similarity term threw the student off under the authors' settings (Cora
@@ -80,13 +82,18 @@ class NOSMOG(GLNN):
     student_model = "nosmog"
 
     def __init__(self, lam: float = 0.0, adv_weight: float = 0.1, epsilon: float = 0.01, steps: int = 5,
-                 similarity_weight: float = 0.1, dropout: float = 0.5, max_nodes: int = 2048):
+                 similarity_weight: float = 0.1, dropout: float = 0.5, max_nodes: int = 2048,
+                 teacher_before_relu: bool = False):
         super().__init__(lam)
         if min(adv_weight, epsilon, similarity_weight) < 0 or steps < 0 or max_nodes < 2:
             raise ValueError("nosmog: weights, epsilon and steps must be non-negative and max_nodes at least 2")
+        if not isinstance(teacher_before_relu, bool):
+            raise ValueError(f"nosmog: teacher_before_relu must be True or False, got {teacher_before_relu!r}")
         self.adv_weight, self.epsilon, self.steps = adv_weight, epsilon, steps
         self.similarity_weight, self.dropout, self.max_nodes = similarity_weight, dropout, max_nodes
+        self.teacher_before_relu = teacher_before_relu
         self.projector: nn.Module | None = None
+        self._teacher_hidden: Tensor | None = None  # with teacher_before_relu: every node's, computed once
         self._student: tuple[nn.Module, ...] = ()  # unregistered: the trainer owns its parameters
 
     def prepare(self, *, task: "Task", student: nn.Module, teacher: nn.Module | None,
@@ -96,9 +103,21 @@ class NOSMOG(GLNN):
                                 f"{task.kind} task")
         if teacher is None:
             raise ValueError("nosmog needs the teacher model (its hidden layer), not only its logits")
-        s_out, t_out = probe(task, student, teacher)
+        captured: list[Tensor] = []
+        if self.teacher_before_relu:
+            if not isinstance(teacher, LayerStack) or len(teacher.norms) == 0:
+                raise MismatchError("nosmog: teacher_before_relu reads the last hidden layer of one of gkd's layer "
+                                    f"stacks (gkd.models.LayerStack); the teacher is a {type(teacher).__name__}")
+            last = teacher.layers[len(teacher.norms) - 1]  # its output is the layer's value before norm and ReLU
+            handle = last.register_forward_hook(lambda _module, _inputs, output: captured.append(output))
+        try:
+            s_out, t_out = probe(task, student, teacher)  # the teacher runs once over the whole graph
+        finally:
+            if self.teacher_before_relu:
+                handle.remove()
         if not s_out.hidden or not t_out.hidden:
             raise MismatchError("nosmog: both models need a hidden layer (Outputs.hidden is empty)")
+        self._teacher_hidden = captured[-1].detach() if captured else None
         self.projector = nn.Linear(s_out.hidden[-1].size(-1), t_out.hidden[-1].size(-1)).to(s_out.logits.device)
         self._student = (student,)
 
@@ -115,10 +134,23 @@ class NOSMOG(GLNN):
             adversarial = self.terms(self.perturbed_logits(teacher.logits, batch), teacher.logits, batch)
             terms["adv"] = self.adv_weight * sum(adversarial.values())
         v = batch.visible
-        h_s, h_t = sample_pair(student.hidden[-1][v], teacher.hidden[-1][v].detach(), self.max_nodes)
+        h_t = teacher.hidden[-1] if self._teacher_hidden is None else self.teacher_rows(batch, student.logits.size(0))
+        h_s, h_t = sample_pair(student.hidden[-1][v], h_t[v].detach(), self.max_nodes)
         h_s = dropout(F.relu(self.projector(h_s)), self.dropout, self.training)
         terms["similarity"] = self.similarity_weight * similarity_gap(h_s, h_t)
         return terms
+
+    def teacher_rows(self, batch: Batch, rows: int) -> Tensor:
+        """The batch's rows of the teacher's pre-ReLU hidden layer: by ``batch.data.n_id`` (a
+        sampled batch), or every node (the whole graph)."""
+        assert self._teacher_hidden is not None
+        ids = getattr(batch.data, "n_id", None)
+        if ids is not None:
+            return self._teacher_hidden[ids[:rows]]
+        if rows != self._teacher_hidden.size(0):
+            raise MismatchError(f"nosmog: a batch of {rows} rows without node ids (data.n_id); teacher_before_relu "
+                                f"holds the teacher's hidden layer for {self._teacher_hidden.size(0)} nodes")
+        return self._teacher_hidden
 
     def perturbed_logits(self, teacher_logits: Tensor, batch: Batch) -> Tensor:
         """The student's logits at x + delta*, delta* the PGD maximiser of GLNN's terms."""

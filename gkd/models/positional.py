@@ -9,7 +9,7 @@ from ..data.task import Task
 from ..errors import MismatchError
 from ..graph.walks import deepwalk
 from ..outputs import Outputs
-from .base import Model
+from .base import Model, dropout
 from .mlp import MLP
 from .zoo import register
 
@@ -23,26 +23,38 @@ class PositionalMLP(Model):
     that graph, or any rows of it with their node ids as ``data.n_id`` (a sampled batch, a block
     of rows at prediction). Row i of its output depends on row i's features and id alone
     (``row_independent``), so sampled training gives it batches of nodes, as NOSMOG's authors
-    train it. ``hidden`` of ``Outputs``: the MLP's hidden layers."""
+    train it. ``hidden`` of ``Outputs``: the MLP's hidden layers, after their ReLU (gkd's layer
+    stack), or with ``hidden_before_relu`` the linear maps' outputs before it, as NOSMOG's
+    ``models.py`` ``MLP.forward`` collects its ``h_list`` (the logits are the same either way).
+    ``standardise`` False keeps the embedding at the scale its training left it (the authors'
+    ``train_student.py`` ``get_features_dw``: gensim's vectors as they come)."""
 
     name = "nosmog"
     kinds = ("node",)
     reads_node_ids = True
 
     def __init__(self, in_dim: int, encoding: Tensor, hidden: int, out_dim: int, num_layers: int = 2,
-                 dropout: float = 0.0, norm: str | None = None):
+                 dropout: float = 0.0, norm: str | None = None, standardise: bool = True,
+                 hidden_before_relu: bool = False):
         super().__init__()
-        mean, std = encoding.mean(0, keepdim=True), encoding.std(0, keepdim=True).clamp_min(1e-6)
-        self.register_buffer("encoding", (encoding - mean) / std)
+        if not isinstance(standardise, bool) or not isinstance(hidden_before_relu, bool):
+            raise ValueError("nosmog student: standardise and hidden_before_relu must be True or False")
+        if standardise:
+            mean, std = encoding.mean(0, keepdim=True), encoding.std(0, keepdim=True).clamp_min(1e-6)
+            encoding = (encoding - mean) / std
+        self.register_buffer("encoding", encoding)
+        self.hidden_before_relu = hidden_before_relu
         self.mlp = MLP(in_dim + encoding.size(1), hidden, out_dim, num_layers=num_layers, dropout=dropout, norm=norm)
 
     @classmethod
     def from_task(cls, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
-                  norm: str | None = None, dim: int = 64, **walk_options) -> PositionalMLP:
+                  norm: str | None = None, dim: int = 64, standardise: bool = True, hidden_before_relu: bool = False,
+                  **walk_options) -> PositionalMLP:
         if task.kind != "node":
             raise MismatchError(f"positional embeddings describe a graph's nodes; {task.name!r} is a {task.kind} task")
         encoding = deepwalk(task.data.edge_index, int(task.data.num_nodes), dim=dim, **walk_options)
-        return cls(task.num_features, encoding, hidden, task.num_classes, num_layers, dropout, norm)
+        return cls(task.num_features, encoding, hidden, task.num_classes, num_layers, dropout, norm, standardise,
+                   hidden_before_relu)
 
     @property
     def row_independent(self) -> bool:
@@ -58,4 +70,13 @@ class PositionalMLP(Model):
             raise MismatchError(f"this student holds positions for {self.encoding.size(0)} nodes, the input has "
                                 f"{data.x.size(0)} rows and no node ids (data.n_id): run it on the graph it was "
                                 f"built for, or give the rows' ids")
-        return self.mlp(Data(x=torch.cat([data.x, encoding], dim=-1), num_nodes=data.x.size(0)))
+        x = torch.cat([data.x, encoding], dim=-1)
+        if not self.hidden_before_relu:
+            return self.mlp(Data(x=x, num_nodes=x.size(0)))
+        h, hidden = x, []
+        for i, layer in enumerate(self.mlp.layers):  # the layer stack's pass, keeping each map's output
+            h = layer(h)
+            if i < len(self.mlp.norms):
+                hidden.append(h)
+                h = dropout(torch.relu(self.mlp.norms[i](h)), self.mlp.dropout, self.training)
+        return Outputs(logits=h, hidden=hidden)
