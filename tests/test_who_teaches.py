@@ -95,6 +95,23 @@ def test_a_cohort_restores_each_model_to_its_own_best_epoch():
     assert all(torch.equal(a, b) for a, b in zip(alone.parameters(), cohort_first.parameters()))
 
 
+def test_a_sampled_cohort_learns_from_every_node_not_only_the_labelled_ones():
+    task = gkd.data.load("synthetic")
+    config = TrainConfig(epochs=1, patience=10, fanouts=(3, 3), batch_size=256)
+    models = [ModelSpec("mlp", hidden=8).build(task), ModelSpec("sage", hidden=8).build(task)]
+    seen = []
+    method = gkd.distill.get("dml")
+    original = method.forward
+
+    def counting(student, teacher, batch):
+        seen.append(int(batch.visible.sum()))
+        return original(student, teacher, batch)
+
+    method.forward = counting
+    gkd.fit_cohort(models, task, config, distiller=method)
+    assert sum(seen) == 2 * task.num_items  # every node is a seed once, for each of the two models
+
+
 def test_the_trainer_refuses_a_method_given_the_wrong_kind_of_teacher():
     task = gkd.data.load("synthetic")
     config = TrainConfig(epochs=2)

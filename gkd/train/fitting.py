@@ -107,6 +107,9 @@ def _fit_members(models: list[nn.Module], task: Task, config: TrainConfig, disti
     several = isinstance(teacher_logits, list)
     if distiller.taught_by == "ensemble" and not several:
         raise ValueError(f"method {distiller.name!r} learns from several teachers: give teacher_logits as a list")
+    if several and distiller.needs_teacher_hidden:
+        raise ValueError(f"method {distiller.name!r} reads a teacher's hidden layers; several teachers are taught "
+                         f"from their logits alone (an output-level ensemble method such as 'ensemble')")
     if several and distiller.taught_by != "ensemble":
         raise ValueError(f"method {distiller.name!r} learns from one teacher; got {len(teacher_logits)} teachers' "
                          f"logits (an ensemble method such as 'ensemble' takes several)")

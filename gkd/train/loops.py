@@ -69,15 +69,18 @@ def _sampled_node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     """One pass over the seed nodes in mini-batches, each with its sampled neighbourhood. Seeds:
     the training nodes when learning from labels alone, every node when a teacher's outputs are
     there to learn from (its outputs over the full graph are computed once and gathered per
-    batch). The distiller sees the subgraph's rows: the seeds are ``visible`` (their outputs have
-    their full sampled neighbourhood), labelled seeds are ``labelled``."""
+    batch), or a cohort's, or the model's own (self-distillation). The distiller sees the
+    subgraph's rows: the seeds are ``visible`` (their outputs have their full sampled
+    neighbourhood), labelled seeds are ``labelled``."""
     n = s.task.num_items
     if s.sampler is None:
         train = s.task.split["train"]
         s.train_mask = torch.zeros(n, dtype=torch.bool)
         s.train_mask[train] = True
         # several processes: each rank samples around its equal share of the seeds (same batch count)
-        seeds = distributed.share(train if s.teacher_logits is None else torch.arange(n))
+        # (every node when something other than the labels teaches: a teacher, the cohort, the model itself)
+        unlabelled = s.teacher_logits is not None or s.distiller.taught_by in ("self", "mutual")
+        seeds = distributed.share(torch.arange(n) if unlabelled else train)
         # a model that reads no neighbours (an MLP) trains on batches of the seed nodes alone
         fanouts = [] if all(row_independent(m) for m in _models(s)) else list(s.config.fanouts)
         s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, nodes=seeds, seed=s.seed,
