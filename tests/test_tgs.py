@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 
 import gkd
 from gkd.distill import Batch, get
-from gkd.distill.tgs import edge_class_weights
+from gkd.distill.losses import endpoint_class_weights
 from gkd.errors import MismatchError
 from gkd.models.base import Model
 from gkd.outputs import Outputs
@@ -114,7 +114,9 @@ def _negatives(seed, count, rows=4):
 def test_class_weights_by_hand():
     # training nodes: node 0 (class 0, 2 edge endpoints), node 2 (class 1, 4; its self loop not counted)
     # n_c / e_c = 1/2, 1/4, 0 (no training node of class 2), scaled to sum to 3
-    weight = edge_class_weights(Y, torch.tensor(TRAIN), EDGES[:, :6], 3)
+    train = torch.zeros(Y.numel(), dtype=torch.bool)
+    train[torch.tensor(TRAIN)] = True
+    weight = endpoint_class_weights(Y, train, EDGES[:, :6].reshape(-1), 3)
     assert weight.tolist() == pytest.approx([2.0, 1.0, 0.0])
     tgs = _tgs(_Lookup())
     assert tgs.class_weight.tolist() == pytest.approx([2.0, 1.0, 0.0])  # prepare drops the self loop itself

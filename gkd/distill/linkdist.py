@@ -11,6 +11,7 @@ from ..errors import MismatchError
 from ..models.base import LayerStack, dropout, eval_mode
 from ..outputs import Outputs
 from .base import Batch, Distiller, probe_input
+from .losses import endpoint_class_weights
 from .registry import register
 
 if TYPE_CHECKING:
@@ -43,13 +44,7 @@ def link_statistics(src: Tensor, dst: Tensor, y: Tensor, labelled: Tensor, num_c
     edge_share = labelled_ends.numel() / max(ends.numel(), 1)
     if not balance:
         return node_share, edge_share, None
-    y = y.view(-1).long()
-    nodes = torch.bincount(y[labelled], minlength=num_classes).double()
-    endpoints = torch.bincount(y[labelled_ends], minlength=num_classes).double()
-    ratio = torch.where(endpoints > 0, nodes / endpoints.clamp_min(1.0), torch.zeros_like(nodes))
-    total = ratio.sum()
-    weight = num_classes * ratio / total if total > 0 else torch.ones_like(ratio)
-    return node_share, edge_share, weight.to(torch.float32)
+    return node_share, edge_share, endpoint_class_weights(y, labelled, ends, num_classes)
 
 
 def _ce(logits: Tensor, target: Tensor, rows: Tensor, weight: Tensor | None = None) -> Tensor:

@@ -106,3 +106,20 @@ def contrastive_loss(z_s: Tensor, z_t: Tensor, tau: float) -> Tensor:
     L2-normalised): row i's own teacher embedding is the positive, the other rows' negatives."""
     s = F.normalize(z_s, dim=-1) @ F.normalize(z_t, dim=-1).t() / tau
     return F.cross_entropy(s, torch.arange(s.size(0), device=s.device))
+
+
+def endpoint_class_weights(y: Tensor, labelled: Tensor, ends: Tensor, num_classes: int) -> Tensor:
+    """Per-class weights of a label loss taken once per labelled edge endpoint (TGS, LinkDist):
+    w_c proportional to n_c / e_c, n_c the labelled nodes of class c (``labelled``, a mask over
+    the nodes) and e_c the entries of ``ends`` (the edges' endpoints, sources and targets) that
+    are labelled nodes of class c, scaled to sum to ``num_classes``: a well-linked labelled node
+    weighs no more than its class's others. A class with no labelled endpoint (it never enters
+    the loss) weighs 0; every class 1 when none has one."""
+    y = y.view(-1).long()
+    nodes = torch.bincount(y[labelled], minlength=num_classes).double()
+    ends = ends[labelled[ends]]
+    endpoints = torch.bincount(y[ends], minlength=num_classes).double()
+    ratio = torch.where(endpoints > 0, nodes / endpoints.clamp_min(1.0), torch.zeros_like(nodes))
+    total = ratio.sum()
+    weight = num_classes * ratio / total if total > 0 else torch.ones_like(ratio)
+    return weight.to(torch.float32)

@@ -13,7 +13,7 @@ from ..errors import MismatchError
 from ..models.base import Model, dropout, eval_mode, row_independent
 from ..outputs import Outputs
 from .base import Batch, Distiller
-from .losses import supervised_loss
+from .losses import endpoint_class_weights, supervised_loss
 from .registry import register
 
 if TYPE_CHECKING:
@@ -45,24 +45,6 @@ class InterpolationFactor(nn.Module):
         return beta[:, :1], beta[:, 1:]
 
 
-def edge_class_weights(y: Tensor, train: Tensor, edge_index: Tensor, num_classes: int) -> Tensor:
-    """Per-class weights of a label loss taken once per edge endpoint: w_c proportional to
-    n_c / e_c, n_c the training nodes of class c and e_c the times a training node of class c is
-    an endpoint of an edge (as source and as target), scaled to sum to ``num_classes``. A class
-    with no such endpoint (it never enters the loss) weighs 0; all ones when no class has one."""
-    y = y.view(-1).long()
-    labelled = torch.zeros(y.numel(), dtype=torch.bool, device=y.device)
-    labelled[train.to(y.device)] = True
-    nodes = torch.bincount(y[train.to(y.device)], minlength=num_classes).double()
-    ends = torch.cat([edge_index[0], edge_index[1]]).to(y.device)
-    ends = ends[labelled[ends]]
-    endpoints = torch.bincount(y[ends], minlength=num_classes).double()
-    ratio = torch.where(endpoints > 0, nodes / endpoints.clamp_min(1.0), torch.zeros_like(nodes))
-    if ratio.sum() <= 0:
-        return torch.ones(num_classes)
-    return (num_classes * ratio / ratio.sum()).float()
-
-
 @register
 class TGS(Distiller):
     """Wu, Lin, Gao, Zhao & Li, "A Teacher-Free Graph Knowledge Distillation Framework with Dual
@@ -88,7 +70,7 @@ class TGS(Distiller):
 
     MSE is the mean over edges and classes; nothing is detached, so each side of every pair
     learns from the other. CE_w is the cross-entropy weighted per class by
-    w_c ~ n_c / e_c (``edge_class_weights``: training nodes of class c over their edge
+    w_c ~ n_c / e_c (``losses.endpoint_class_weights``: training nodes of class c over their edge
     endpoints, summing to the class count), which undoes the higher weight a label loss taken
     once per edge gives to high-degree classes. Returned terms: ``ce`` (L_ce), ``ne`` and ``neg``.
 
@@ -179,8 +161,10 @@ class TGS(Distiller):
         width = out.hidden[-1].size(-1) if self.factor_hidden is None else self.factor_hidden
         self.factor = InterpolationFactor(task.num_features, width, self.ratio).to(device)
         self.factor.requires_grad_(self.learn_factor)
-        self.class_weight = edge_class_weights(data.y, task.split["train"], remove_self_loops(data.edge_index)[0],
-                                               task.num_classes).to(device)
+        train = torch.zeros(data.num_nodes, dtype=torch.bool)
+        train[task.split["train"]] = True
+        ends = remove_self_loops(data.edge_index)[0].reshape(-1)  # sources, then targets
+        self.class_weight = endpoint_class_weights(data.y, train, ends, task.num_classes).to(device)
         self._student = (student,)
 
     def auxiliary(self, hidden: Tensor) -> Tensor:
