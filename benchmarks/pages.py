@@ -67,6 +67,19 @@ def provenance(device: str = "cpu") -> dict:
             "machine": machine(device), "threads": torch.get_num_threads(), "load": load}
 
 
+def measured_by(records: list[dict]) -> list[dict]:
+    """The provenance of each saved record that has one (one unknown entry when none has)."""
+    return [r["provenance"] for r in records if r.get("provenance")] or [
+        {"commit": "unknown", "date": "unknown", "machine": "unknown"}]
+
+
+def report_commands(module: str, argv: list[str]) -> list[str]:
+    """The command that measures a page and the one that rewrites it from the saved results
+    (``--report``), for ``python -m module`` invoked with ``argv``."""
+    run = [a for a in argv if a != "--report"]
+    return [command(module, run), command(module, [*run, "--report"])]
+
+
 def command(module: str, argv: list[str]) -> str:
     """The command line ``python -m module argv...``, with a ``--root`` value written as ``DIR``
     (figures do not depend on where the data root sits)."""

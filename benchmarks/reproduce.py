@@ -438,10 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     text = ledger_markdown(ledger_rows(records))
     print(text)
     if args.page:
-        measured = [r["provenance"] for r in records if r.get("provenance")] or [
-            {"commit": "unknown", "date": "unknown", "machine": "unknown"}]
-        command = pages.command("benchmarks.reproduce", [a for a in argv if a != "--report"])
-        again = pages.command("benchmarks.reproduce", [*[a for a in argv if a != "--report"], "--report"])
+        measured = pages.measured_by(records)
+        command, again = pages.report_commands("benchmarks.reproduce", argv)
         pages.write_page(args.page, "Reproduction ledger: the papers' figures rerun", [command, again], measured,
                          page_body(records, args.seeds))
         print(f"results page: {args.page}")

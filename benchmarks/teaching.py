@@ -172,10 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(against_alone(records), ensemble_rows(records))
     print(text)
     if args.page:
-        measured = [r["provenance"] for r in records if r.get("provenance")] or [
-            {"commit": "unknown", "date": "unknown", "machine": "unknown"}]
-        command = pages.command("benchmarks.teaching", [a for a in argv if a != "--report"])
-        again = pages.command("benchmarks.teaching", [*[a for a in argv if a != "--report"], "--report"])
+        measured = pages.measured_by(records)
+        command, again = pages.report_commands("benchmarks.teaching", argv)
         body = "\n".join([f"Environment: {environment()}. Model selection: the best validation epoch.", "",
                           text.rstrip(), "", "## Published figures (their settings, not ours)", "",
                           published_markdown().rstrip()])
