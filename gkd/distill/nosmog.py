@@ -144,9 +144,8 @@ class NOSMOG(GLNN):
         """The batch's rows of the teacher's pre-ReLU hidden layer: by ``batch.data.n_id`` (a
         sampled batch), or every node (the whole graph)."""
         assert self._teacher_hidden is not None
-        ids = getattr(batch.data, "n_id", None)
-        if ids is not None:
-            return self._teacher_hidden[ids[:rows]]
+        if "n_id" in batch.data:  # a PyG Data holds the key only on sampled batches
+            return self._teacher_hidden[batch.data.n_id[:rows]]
         if rows != self._teacher_hidden.size(0):
             raise MismatchError(f"nosmog: a batch of {rows} rows without node ids (data.n_id); teacher_before_relu "
                                 f"holds the teacher's hidden layer for {self._teacher_hidden.size(0)} nodes")
