@@ -188,6 +188,21 @@ _CIFAR = Protocol(
     other_students={"vit": ModelSpec("vit", hidden=32, num_layers=2)},
 )
 
+# Link prediction, LLP's protocol (Guo et al., ICML 2023; snap-research/linkless-link-prediction):
+# train_teacher_gnn.py's defaults (SAGE, 2 layers of 256, dropout 0.5, Adam lr 0.005, no weight
+# decay, link batches of 64K pairs, patience 100 epochs on validation Hits@20) and main.py's student
+# (an MLP of the same size; the learning rate 0.01 of scripts/LLP_transductive.sh). Their epoch
+# budget (20,000, reached only without early stopping) is capped at 1,000 here.
+_LINK_CONFIG = TrainConfig(epochs=1000, lr=0.005, weight_decay=0.0, patience=100, batch_size=65536)
+_LINK = Protocol(
+    split="transductive",
+    teacher=ModelSpec("sage", hidden=256, num_layers=2, dropout=0.5),
+    students=[ModelSpec("mlp", hidden=256, num_layers=2, dropout=0.5)],
+    teacher_config=_LINK_CONFIG,
+    student_config=replace(_LINK_CONFIG, lr=0.01),
+    notes="LLP's protocol: SAGE 2x256 teacher, MLP 2x256 student, MLP link decoder, Hits@20",
+)
+
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
     # the same protocol on the papers' graphs (largest connected component, the authors' split drawing)
@@ -198,6 +213,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "synthetic": _TOY_NODE, "synthetic-graphs": _TOY_GRAPH,
     "ogbg-molhiv": _MOL, "ogbg-molpcba": _MOL,
     "digits": _DIGITS, "cifar10": _CIFAR, "cifar100": _CIFAR,
+    "cora-link": _LINK, "citeseer-link": _LINK, "synthetic-link": _LINK,
 }
 
 

@@ -12,7 +12,7 @@ from torch_geometric.data import Data
 from ..errors import InvalidDataError
 from .validation import validate
 
-Kind = Literal["node", "graph", "image"]
+Kind = Literal["node", "graph", "image", "link"]
 Objective = Literal["multiclass", "binary"]
 
 
@@ -27,6 +27,9 @@ class Task:
     - ``kind="graph"``: ``data`` is a list of ``Data``, one per graph, each with ``y`` of shape
       [1, num_classes] for binary (OGB style, NaN = unlabelled) or [1] for multiclass; split
       indices are graph ids.
+    - ``kind="link"``: ``data`` is one ``Data`` holding the training graph and every pair the
+      splits score (``pairs``, ``pair_label``, ...: ``gkd.data.links``); split indices are pair
+      ids, the objective ``binary`` with one column, the metric ``hits@K`` or ``mrr``.
     - ``objective``: ``multiclass`` (softmax over ``num_classes``) or ``binary`` (``num_classes``
       independent sigmoid tasks, as OGB's molecule sets).
     - ``metric``: ``accuracy``, ``rocauc`` or ``ap``; ``evaluator`` names OGB's Evaluator when the
@@ -96,13 +99,17 @@ class Task:
 
     @property
     def num_items(self) -> int:
-        """Number of prediction targets: nodes, graphs or images."""
+        """Number of prediction targets: nodes, graphs, images or node pairs."""
+        if self.kind == "link":
+            return int(self.data.pairs.size(1))
         return int(self.data.num_nodes) if self.kind == "node" else len(self.data)
 
     def labels(self) -> Tensor:
         """All targets stacked: [N] (multiclass) or [N, num_classes] (binary)."""
         if self.kind == "node":
             return self.data.y
+        if self.kind == "link":
+            return self.data.pair_label.view(-1, 1)
         if self.kind == "image":
             return self.data.labels
         cached = self.__dict__.get("_labels")
@@ -144,7 +151,7 @@ class Task:
                       self.categorical_sizes, self.edge_categorical_sizes)
             digest = hashlib.sha256(repr(header).encode())
             for name, values in tensors.items():  # graphs concatenated attribute by attribute, with their sizes
-                along = 1 if name == "edge_index" else 0
+                along = 1 if name in _PAIRED else 0
                 digest.update(name.encode() + _tensor_bytes(torch.tensor([v.size(along) for v in values])))
                 digest.update(_tensor_bytes(torch.cat(values, dim=along) if len(values) > 1 else values[0]))
             data_only = digest.hexdigest()[:16]
@@ -160,6 +167,8 @@ class Task:
             return {"images": [self.data.images], "labels": [self.data.labels]}
         graphs = [self.data] if isinstance(self.data, Data) else self.data
         out: dict[str, list[Tensor]] = {"x": [], "edge_index": [], "y": [], "edge_attr": []}
+        if self.kind == "link":
+            out.update({name: [] for name in _LINK_ATTRIBUTES})
         for g in graphs:
             for name, values in out.items():
                 try:
@@ -169,6 +178,13 @@ class Task:
                 if value is not None:
                     values.append(value)
         return {name: values for name, values in out.items() if values and len(values) == len(graphs)}
+
+
+_LINK_ATTRIBUTES = ("pairs", "pair_label", "pair_graph", "pair_query", "inference_edge_index", "seen")
+"""What a link task's graph holds beyond its features and training edges (``gkd.data.links``)."""
+
+_PAIRED = ("edge_index", "pairs", "inference_edge_index")
+"""Attributes laid out 2 x n (concatenated along their second axis)."""
 
 
 def _stamp(tensors: dict[str, list[Tensor]], split: dict[str, Tensor]) -> tuple:

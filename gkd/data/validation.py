@@ -15,6 +15,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from ..errors import InvalidDataError
+from ..graph.pairs import contains, edge_keys
 
 if TYPE_CHECKING:
     from .task import Task
@@ -188,7 +189,57 @@ def _image(task: Task) -> None:
     check_labels(task, labels, torch.cat(list(task.split.values())), "image")
 
 
-CHECKS: dict[str, Callable[[Task], None]] = {"node": _node, "graph": _graph, "image": _image}
+def _link(task: Task) -> None:
+    """A link task (``gkd.data.links``): pairs between existing nodes with 0/1 labels, training
+    pairs all edges of the training graph, and no held-out positive in any graph training sees."""
+    data: Data = task.data
+    n = int(data.num_nodes)
+    if data.x is None or data.x.size(0) != n:
+        raise _fail(task, "rows", f"the graph has {n} nodes but {'no' if data.x is None else data.x.size(0)} rows of x")
+    check_features(task, data.x)
+    check_edges(task, data.edge_index, n)
+    pairs, label = data.pairs, data.pair_label
+    check_edges(task, pairs, n, part="pairs")
+    count = pairs.size(1)
+    for name in ("pair_label", "pair_graph", "pair_query"):
+        value = getattr(data, name, None)
+        if value is not None and value.shape != (count,):
+            raise _fail(task, "rows", f"{count} pairs but {name} has shape {tuple(value.shape)}")
+    check_split(task, count, "pair")
+    bad = ~((label == 0) | (label == 1))
+    if bool(bad.any()):
+        raise _fail(task, "labels", f"pair {_first(bad)} has label {float(label[_first(bad)])}; pair labels are 0 or 1")
+    train = task.split["train"]
+    if bool((label[train] != 1).any()):
+        i = _first(label[train] != 1)
+        raise _fail(task, "split 'train'", f"entry {i}, pair {int(train[i])}, is a non-edge; training pairs are "
+                                           f"edges (negatives are sampled while training)")
+    inference = getattr(data, "inference_edge_index", None)
+    keys = {0: edge_keys(data.edge_index, n)}
+    if inference is not None:
+        check_edges(task, inference, n, part="inference edges")
+        keys[1] = edge_keys(inference, n)
+        seen = data.seen
+        for part, index in (("edges", None), ("split 'train'", train), ("split 'valid'", task.split["valid"])):
+            ends = data.edge_index if index is None else pairs[:, index]
+            unseen = ~(seen[ends[0]] & seen[ends[1]])
+            if bool(unseen.any()):
+                raise _fail(task, part, f"entry {_first(unseen)} touches a node that training does not see")
+    graph_names = {0: "the training graph", 1: "the inference graph"}
+    for split_name, index in task.split.items():
+        if split_name == "train":
+            continue
+        positives = index[label[index] == 1]
+        for graph in {0, int(data.pair_graph[positives].max()) if positives.numel() else 0}:
+            leaked = contains(keys[graph], pairs[:, positives], n)
+            if bool(leaked.any()):
+                p = int(positives[_first(leaked)])
+                edge = f"{int(pairs[0, p])} - {int(pairs[1, p])}"
+                raise _fail(task, f"split {split_name!r}",
+                            f"held-out edge {edge} (pair {p}) is in {graph_names[graph]}; split the edges again")
+
+
+CHECKS: dict[str, Callable[[Task], None]] = {"node": _node, "graph": _graph, "image": _image, "link": _link}
 
 
 def validate(task: Task) -> None:

@@ -1,4 +1,5 @@
-"""Scoring: accuracy, and ROC-AUC, AP or accuracy through OGB's Evaluator for OGB tasks."""
+"""Scoring: accuracy, ROC-AUC, AP or accuracy through OGB's Evaluator for OGB tasks, and Hits@K or
+MRR for link tasks (``gkd.metrics.links``)."""
 from __future__ import annotations
 
 import os
@@ -6,6 +7,7 @@ import os
 from torch import Tensor
 
 from ..data.task import Task
+from .links import link_metric
 
 
 def accuracy(logits: Tensor, y: Tensor) -> float:
@@ -22,6 +24,9 @@ def score(task: Task, logits: Tensor, index: Tensor) -> float:
 def score_rows(task: Task, row_logits: Tensor, index: Tensor) -> float:
     """The task's metric for ``row_logits``, the predictions for items ``index`` in that order."""
     logits, y = row_logits.detach().cpu(), task.labels()[index].cpu()
+    if task.kind == "link":
+        query = getattr(task.data, "pair_query", None)
+        return link_metric(task.metric, logits, y, None if query is None else query[index])
     if task.evaluator is not None:
         return _ogb_score(task, logits, y)
     if task.metric == "accuracy":
