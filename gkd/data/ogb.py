@@ -17,22 +17,14 @@ package's ``master.csv`` files. The raw files are read here, not through OGB's P
 absent). Nothing is written inside the data root unless ``download=True``: the processed result
 is cached under ``cache_dir("ogb") / <name> / <key>.pt``, the key hashing the raw and split files'
 names and bytes; the cache holds tensors, numbers and strings only and is read with
-``weights_only=True`` (nothing in it runs); an unreadable one is rebuilt.
+``weights_only=True`` (nothing in it runs); an unreadable one is rebuilt. The folder, the
+missing-file message, the download and the cache are ``ogb_files``', shared with the link sets.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib.util import find_spec
 from pathlib import Path
-
-os.environ.setdefault("OUTDATED_IGNORE", "1")  # before any ogb import: no online version check
 
 import numpy as np
 import pandas as pd
@@ -41,9 +33,9 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter, to_undirected
 
-from ..errors import DataNotFoundError, InvalidDataError, UnknownNameError
-from ..io import cache_dir, file_digest, read_cache, write_cache
+from ..errors import InvalidDataError, UnknownNameError
 from .catalog import register
+from .ogb_files import cached, dataset_folder, master, prepare, read_array
 from .task import Task
 from .validation import where
 
@@ -71,10 +63,6 @@ class _Meta:
     has_node_attr: bool
     has_edge_attr: bool
     npz: bool  # OGB's "binary" storage: raw/data.npz instead of csv files
-
-    @property
-    def folder_name(self) -> str:
-        return self.name.replace("-", "_")
 
     @property
     def num_outputs(self) -> int:
@@ -131,16 +119,6 @@ def load_ogb_graph(name: str, root: Path, download: bool = False, seed: int = 0)
 # --------------------------------------------------------------------------- metadata
 
 
-@lru_cache(maxsize=None)
-def _master(level: str) -> pd.DataFrame:
-    spec = find_spec("ogb")
-    if spec is None or spec.origin is None:
-        raise ImportError("the 'ogb' package is required for OGB datasets: pip install ogb")
-    path = Path(spec.origin).parent / f"{level}proppred" / "master.csv"
-    # keep_default_na=False keeps "None" and empty cells as strings, as OGB reads it.
-    return pd.read_csv(path, index_col=0, keep_default_na=False)
-
-
 def _supported(column: pd.Series) -> bool:
     return (
         column.get("is hetero", "False") != "True"
@@ -150,12 +128,12 @@ def _supported(column: pd.Series) -> bool:
 
 
 def _meta(level: str, name: str) -> _Meta:
-    master = _master(level)
-    valid = [n for n in master.columns if _supported(master[n])]
+    master_csv = master(level)
+    valid = [n for n in master_csv.columns if _supported(master_csv[n])]
     spelled = {n.lower(): n for n in valid}.get(name.lower())
     if spelled is None:
         raise UnknownNameError(f"OGB {level} dataset", name, valid)
-    col = master[spelled]
+    col = master_csv[spelled]
     return _Meta(
         name=spelled, level=level, split_type=col["split"],
         add_inverse_edge=col["add_inverse_edge"] == "True",
@@ -210,66 +188,17 @@ def _required_files(meta: _Meta) -> list[str]:
     return [f"raw/{f}" for f in raw] + split
 
 
-def _missing(meta: _Meta, folder: Path) -> list[str]:
-    return [f for f in _required_files(meta) if not (folder / f).is_file()]
-
-
-def _not_found(meta: _Meta, folder: Path, missing: list[str], reason: str = "") -> DataNotFoundError:
-    lines = "\n".join(
-        f"  {folder / f}{'   (missing)' if f in missing else ''}" for f in _required_files(meta)
-    )
-    return DataNotFoundError(
-        f"{meta.name} is not complete on disk{': ' + reason if reason else ''}.\n"
-        f"Place OGB's files for it in {folder} (OGB's zip {meta.url} unpacked, its top folder "
-        f"renamed to {meta.folder_name}):\n"
-        f"{lines}\n"
-        f"(the data root is {folder.parent.parent}; set it with --root or GKD_DATA_ROOT), or pass "
-        f"download=True (CLI --download) to fetch it when a network is available."
-    )
-
-
 def _prepare(level: str, name: str, root: Path, download: bool) -> tuple[_Meta, Path]:
     """Metadata and dataset folder, checking (and, if asked, downloading) the files."""
     meta = _meta(level, name)
-    folder = Path(root) / "ogb" / meta.folder_name
-    missing = _missing(meta, folder)
-    if missing and download:
-        _download(meta, folder)
-        missing = _missing(meta, folder)
-    if missing:
-        raise _not_found(meta, folder, missing, "downloaded archive lacks files" if download else "")
+    folder = dataset_folder(root, meta.name)
+    prepare(meta.name, meta.url, folder, _required_files(meta), download)
     return meta, folder
-
-
-def _download(meta: _Meta, folder: Path) -> None:
-    """Fetch OGB's zip into a scratch folder beside ``folder``, then move its top folder (e.g.
-    ``arxiv``) to ``folder``; files already in ``folder`` that the zip lacks are kept."""
-    from ogb.utils.url import download_url, extract_zip
-
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{meta.folder_name}.download."))
-    try:
-        archive = Path(download_url(meta.url, str(scratch), log=False))
-        extract_zip(str(archive), str(scratch), log=False)
-        archive.unlink()
-        entries = list(scratch.iterdir())  # OGB's zips hold one top folder, e.g. "arxiv"
-        top = entries[0] if len(entries) == 1 and entries[0].is_dir() else scratch
-        shutil.copytree(top, folder, dirs_exist_ok=True)
-    except (OSError, RuntimeError, zipfile.BadZipFile) as exc:
-        raise _not_found(meta, folder, _missing(meta, folder), f"download from {meta.url} failed ({exc})") from exc
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _read_array(path: Path) -> np.ndarray:
-    """A header-less OGB csv.gz as int64 (integer columns) or float32 (anything else), as OGB."""
-    values = pd.read_csv(path, compression="gzip", header=None).values
-    return values.astype(np.int64 if "int" in str(values.dtype) else np.float32)
 
 
 def _read_split(meta: _Meta, folder: Path) -> dict[str, Tensor]:
     base = folder / "split" / meta.split_type
-    return {part: torch.from_numpy(_read_array(base / f"{part}.csv.gz")[:, 0]).long() for part in SPLITS}
+    return {part: torch.from_numpy(read_array(base / f"{part}.csv.gz")[:, 0]).long() for part in SPLITS}
 
 
 @dataclass
@@ -298,39 +227,26 @@ def _read_raw(meta: _Meta, folder: Path) -> _Raw:
 
     def optional(file: str, present: bool) -> Tensor | None:
         path = raw / file
-        return torch.from_numpy(_read_array(path)) if present or path.is_file() else None
+        return torch.from_numpy(read_array(path)) if present or path.is_file() else None
 
     return _Raw(
-        edge_index=torch.from_numpy(_read_array(raw / "edge.csv.gz")).long().t().contiguous(),
-        num_nodes=torch.from_numpy(_read_array(raw / "num-node-list.csv.gz")[:, 0]).long(),
-        num_edges=torch.from_numpy(_read_array(raw / "num-edge-list.csv.gz")[:, 0]).long(),
+        edge_index=torch.from_numpy(read_array(raw / "edge.csv.gz")).long().t().contiguous(),
+        num_nodes=torch.from_numpy(read_array(raw / "num-node-list.csv.gz")[:, 0]).long(),
+        num_edges=torch.from_numpy(read_array(raw / "num-edge-list.csv.gz")[:, 0]).long(),
         x=optional("node-feat.csv.gz", meta.has_node_attr),
         edge_attr=optional("edge-feat.csv.gz", meta.has_edge_attr),
-        label=_read_array(raw / f"{meta.level}-label.csv.gz"),
+        label=read_array(raw / f"{meta.level}-label.csv.gz"),
     )
 
 
 # --------------------------------------------------------------------------- processing
 
 
-def _cache_key(meta: _Meta, folder: Path) -> str:
-    """A hash of the files the set is read from: their names under the folder and their bytes."""
-    digest = hashlib.sha256(f"v{CACHE_VERSION}|{meta.name}".encode())
-    for sub in (folder / "raw", folder / "split" / meta.split_type):
-        for path in sorted(p for p in sub.rglob("*") if p.is_file()):
-            digest.update(f"|{path.relative_to(folder)}|{file_digest(path)}".encode())
-    return digest.hexdigest()[:20]
-
-
 def _cached(meta: _Meta, folder: Path, build: Callable[[], dict]) -> tuple[dict, Path, bool]:
-    """The processed payload from the cache, or built and cached; also its file and whether it hit."""
-    path = cache_dir("ogb") / meta.name / f"{_cache_key(meta, folder)}.pt"
-    payload = read_cache(path)
-    if isinstance(payload, dict) and {"data", "split", "info"} <= set(payload):
-        return payload, path, True
-    payload = build()
-    write_cache(payload, path)
-    return payload, path, False
+    """The processed payload, keyed by every file under ``raw/`` and ``split/<type>/``."""
+    subfolders = (folder / "raw", folder / "split" / meta.split_type)
+    files = [p for sub in subfolders for p in sorted(p for p in sub.rglob("*") if p.is_file())]
+    return cached(meta.name, CACHE_VERSION, folder, files, build)
 
 
 def _inverse_interleaved(raw: _Raw) -> tuple[Tensor, Tensor | None, Tensor]:
