@@ -202,6 +202,11 @@ _LINK = Protocol(
     student_config=replace(_LINK_CONFIG, lr=0.01),
     notes="LLP's protocol: SAGE 2x256 teacher, MLP 2x256 student, MLP link decoder, Hits@20",
 )
+# The same models and budget on OGB's link sets, on their official split; model selection on the
+# set's own OGB metric (the task's: Hits@50 collab, MRR citation2, Hits@100 ppa).
+_OGB_LINK = replace(_LINK, split="official",
+                    notes="LLP's protocol on OGB's official split: SAGE 2x256 teacher, MLP 2x256 student, MLP link "
+                          "decoder, the set's OGB metric (Hits@50 collab, MRR citation2, Hits@100 ppa)")
 
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
@@ -214,6 +219,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "ogbg-molhiv": _MOL, "ogbg-molpcba": _MOL,
     "digits": _DIGITS, "cifar10": _CIFAR, "cifar100": _CIFAR,
     "cora-link": _LINK, "citeseer-link": _LINK, "synthetic-link": _LINK,
+    "ogbl-collab": _OGB_LINK, "ogbl-citation2": _OGB_LINK, "ogbl-ppa": _OGB_LINK,
 }
 
 

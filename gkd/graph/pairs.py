@@ -20,6 +20,12 @@ def contains(keys: Tensor, pairs: Tensor, num_nodes: int) -> Tensor:
     return keys[at] == wanted
 
 
+def first_of_each_pair(pairs: Tensor, num_nodes: int) -> Tensor:
+    """The positions in ``pairs`` (2 x n) of each unordered pair's first occurrence, ascending:
+    a pair repeated, or given in both directions, is kept once, as it first appears."""
+    return _first_occurrence(pairs.min(dim=0).values * num_nodes + pairs.max(dim=0).values)[1]
+
+
 def sample_non_edges(edge_index: Tensor, num_nodes: int, count: int, generator: torch.Generator,
                      nodes: Tensor | None = None, distinct: bool = True, keys: Tensor | None = None) -> Tensor:
     """``count`` node pairs (2 x count) drawn uniformly from ``nodes`` (default all) that are not
