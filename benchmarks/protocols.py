@@ -191,9 +191,10 @@ _CIFAR = Protocol(
 # Link prediction, LLP's protocol (Guo et al., ICML 2023; snap-research/linkless-link-prediction):
 # train_teacher_gnn.py's defaults (SAGE, 2 layers of 256, dropout 0.5, Adam lr 0.005, no weight
 # decay, link batches of 64K pairs, patience 100 epochs on validation Hits@20) and main.py's student
-# (an MLP of the same size; the learning rate 0.01 of scripts/LLP_transductive.sh). Their epoch
+# (an MLP of the same size; the learning rate 0.01 of scripts/LLP_transductive.sh); gradients
+# clipped at norm 1 (both scripts' clip_grad_norm_ of the model and of the predictor). Their epoch
 # budget (20,000, reached only without early stopping) is capped at 1,000 here.
-_LINK_CONFIG = TrainConfig(epochs=1000, lr=0.005, weight_decay=0.0, patience=100, batch_size=65536)
+_LINK_CONFIG = TrainConfig(epochs=1000, lr=0.005, weight_decay=0.0, patience=100, batch_size=65536, grad_clip=1.0)
 _LINK = Protocol(
     split="transductive",
     teacher=ModelSpec("sage", hidden=256, num_layers=2, dropout=0.5),
@@ -208,6 +209,19 @@ _OGB_LINK = replace(_LINK, split="official",
                     notes="LLP's protocol on OGB's official split: SAGE 2x256 teacher, MLP 2x256 student, MLP link "
                           "decoder, the set's OGB metric (Hits@50 collab, MRR citation2, Hits@100 ppa)")
 
+# LLP's options per link set and setting: the authors' swept values (scripts/LLP_transductive.sh and
+# LLP_production.sh: --True_label, --LLP_R, --LLP_D, --margin, --rw_step, --hops, --ns_rate)
+LLP_OPTIONS: dict[tuple[str, str], dict] = {
+    ("cora-link", "transductive"): dict(label_weight=0.1, rank_weight=1.0, distribution_weight=0.001, margin=0.1,
+                                        walks=3, hops=2, random_rate=1),
+    ("citeseer-link", "transductive"): dict(label_weight=0.001, rank_weight=1000.0, distribution_weight=0.001,
+                                            margin=0.1, walks=3, hops=1, random_rate=4),
+    ("cora-link", "production"): dict(label_weight=1000.0, rank_weight=0.01, distribution_weight=0.001, margin=0.05,
+                                      walks=3, hops=3, random_rate=3),
+    ("citeseer-link", "production"): dict(label_weight=100.0, rank_weight=0.0001, distribution_weight=0.0,
+                                          margin=0.1, walks=3, hops=1, random_rate=5),
+}
+
 PROTOCOLS: dict[str, Protocol] = {
     "cora": _CITATION, "citeseer": _CITATION, "pubmed": _CITATION,
     # the same protocol on the papers' graphs (largest connected component, the authors' split drawing)
@@ -218,7 +232,10 @@ PROTOCOLS: dict[str, Protocol] = {
     "synthetic": _TOY_NODE, "synthetic-graphs": _TOY_GRAPH,
     "ogbg-molhiv": _MOL, "ogbg-molpcba": _MOL,
     "digits": _DIGITS, "cifar10": _CIFAR, "cifar100": _CIFAR,
-    "cora-link": _LINK, "citeseer-link": _LINK, "synthetic-link": _LINK,
+    # LLP's transductive options for each set (the link suite gives the production ones)
+    **{name: replace(_LINK, method_options={"llp": LLP_OPTIONS[(name, "transductive")]})
+       for name in ("cora-link", "citeseer-link")},
+    "synthetic-link": _LINK,
     "ogbl-collab": _OGB_LINK, "ogbl-citation2": _OGB_LINK, "ogbl-ppa": _OGB_LINK,
 }
 

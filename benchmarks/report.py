@@ -12,7 +12,7 @@ from . import pages
 from .plots import write_all
 from .suites import Entry
 from .survey import survey_markdown
-from .tables import failures, markdown, summarise, to_csv, to_jsonl
+from .tables import failures, link_markdown, markdown, summarise, to_csv, to_jsonl
 
 
 def write_reports(folder: Path, records: list[dict], entries: list[Entry]) -> list[dict]:
@@ -20,6 +20,8 @@ def write_reports(folder: Path, records: list[dict], entries: list[Entry]) -> li
     entry names a paper (``survey.md``), and the plots when matplotlib is installed."""
     rows = summarise(records)
     table = markdown(rows)
+    if any("links" in row for row in rows):
+        table += "\n" + link_markdown(rows)
     atomic_write_text(table, folder / "summary.md")
     atomic_write_text(to_csv(rows), folder / "summary.csv")
     atomic_write_text(to_jsonl(rows), folder / "summary.jsonl")
@@ -45,6 +47,8 @@ def write_page(path: str | Path, title: str, commands: list[str], records: list[
     (each record's ``provenance``)."""
     rows = summarise(records)
     body = ["## Summary", "", markdown(rows).rstrip()]
+    if any("links" in row for row in rows):
+        body += ["", "## Link prediction", "", link_markdown(rows).rstrip()]
     if any(e.paper for e in entries):
         body += ["", "## Beside the published figures", "", survey_markdown(rows, entries).rstrip()]
     failed = failures(records)

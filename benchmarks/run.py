@@ -40,6 +40,7 @@ from gkd import distill as gkd_distill
 from gkd.data.inductive import hold_out_test_nodes
 from gkd.errors import DataNotFoundError, GkdError, UnknownNameError
 from gkd.io import atomic_write_text, cache_dir
+from gkd.metrics import split_link_scores
 from gkd.train import distributed
 
 from . import curves, pages
@@ -47,10 +48,9 @@ from .config import ConfigError, merge_options, options_of_flags, parse_budget, 
 from .config import load as load_config
 from .protocols import PAPER_PROTOCOLS, PROTOCOLS, Protocol, capped, protocol
 from .report import write_page, write_reports
-from .single import student_run, teacher_scores
+from .single import inference_seconds, student_run, teacher_scores
 from .store import ResultsStore
 from .suites import DEFAULT_SEEDS, SUITES, Entry, suite
-from .timing import median_seconds
 
 DEFAULT_METHODS = ["none", "kd", "glnn"]
 SETTINGS = ("transductive", "inductive")
@@ -538,9 +538,10 @@ def run_seed(entry: Entry, proto: Protocol, args: argparse.Namespace, seed: int,
         f"then {len(todo)} student run(s)")
     try:
         teacher = gkd.train_teacher(train_task, proto.teacher, tconfig, seed=seed, use_cache=not args.no_cache)
-        test_index = train_task.split["test"]
-        teacher_infer = median_seconds(lambda: gkd.predict(teacher.model, train_task, tconfig, test_index))
+        teacher_infer = inference_seconds(teacher.model, train_task, tconfig)
         teacher_record = teacher_scores(teacher, tconfig, split)
+        if train_task.kind == "link":
+            teacher_record["teacher_links"] = split_link_scores(train_task, teacher.logits)
     except (GkdError, ValueError, RuntimeError, FloatingPointError) as exc:
         say(f"[{entry.dataset} seed {seed}] the teacher {proto.teacher.label()} failed: {exc}")
         return fail("teacher", exc)

@@ -15,9 +15,9 @@ import gkd
 from gkd.data.inductive import InductiveSplit
 from gkd.data.task import Task
 from gkd.errors import GkdError
-from gkd.metrics import expected_calibration_error, faithful_share, relative_calibration, score_rows
+from gkd.metrics import expected_calibration_error, faithful_share, relative_calibration, score_rows, split_link_scores
 from gkd.models import count_parameters
-from gkd.train import loss_terms
+from gkd.train import loss_terms, score_pairs
 
 from .timing import PeakMemory, median_seconds
 
@@ -26,6 +26,21 @@ def held_out_score(model, split: InductiveSplit, config: gkd.TrainConfig) -> flo
     """A model trained on the observed graph, scored on the held-out nodes of the full graph."""
     held = split.full.split["test"]
     return score_rows(split.full, gkd.predict(model, split.full, config, held), held)
+
+
+PAIRS_TIMED = 1000
+"""Unseen pairs a link model scores in the inference timing (``inference_seconds``)."""
+
+
+def inference_seconds(model, task: Task, config: gkd.TrainConfig) -> float:
+    """Median seconds a model takes to predict the task's test items: every test node, graph or
+    image; for a link task, ``PAIRS_TIMED`` test pairs scored as deployed (``gkd.train.score_pairs``:
+    an MLP reads the end nodes' features, a GNN gathers both end nodes' neighbourhoods first)."""
+    test = task.split["test"]
+    if task.kind == "link":
+        pairs = task.data.pairs[:, test[:PAIRS_TIMED]]
+        return median_seconds(lambda: score_pairs(model, task, pairs, device=config.device))
+    return median_seconds(lambda: gkd.predict(model, task, config, test))
 
 
 def teacher_scores(teacher: gkd.FitResult, config: gkd.TrainConfig, split: InductiveSplit | None) -> dict:
@@ -66,9 +81,10 @@ def student_run(task: Task, teacher: gkd.FitResult, student_spec, method: str, c
                 result = gkd.train_student(task, given, student_spec, method, config, seed=seed, **(options or {}))
         if on_history is not None:
             on_history(result.history)
-        test_index = task.split["test"]
-        student_infer = median_seconds(lambda: gkd.predict(result.model, task, config, test_index))
+        student_infer = inference_seconds(result.model, task, config)
         scores = {"test": result.scores["test"], "valid": result.scores["valid"]}
+        if task.kind == "link":  # Hits@K and MRR of every evaluation split
+            extra["links"] = split_link_scores(task, result.logits)
         if split is not None:
             ind = held_out_score(result.model, split, config)
             scores.update(test=ind, test_tran=result.scores["test"],

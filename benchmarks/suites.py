@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from gkd.errors import UnknownNameError
 
+from .protocols import LLP_OPTIONS
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -92,6 +94,19 @@ def _teaching() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
+# link prediction (issue 21): LLP against the MLP alone and KD on edge scores, SAGE teacher, in LLP's
+# two settings, with LLP's options for each dataset and setting (``protocols.LLP_OPTIONS``)
+LINK_DATASETS = ("cora-link", "citeseer-link")
+LINK_SETTINGS = ("transductive", "production")
+LINK_METHODS = ("none", "kd", "llp")
+
+
+def _link() -> tuple[Entry, ...]:
+    return tuple(Entry(dataset, LINK_METHODS, students=("mlp",), split=setting,
+                       options={"llp": LLP_OPTIONS[(dataset, setting)]})
+                 for dataset in LINK_DATASETS for setting in LINK_SETTINGS)
+
+
 SUITES: dict[str, tuple[Entry, ...]] = {
     "quick": (Entry("synthetic", ("none", "kd", "glnn")), Entry("synthetic-graphs", ("none", "kd", "glnn")),
               Entry("digits", ("none", "kd", "trg"))),
@@ -100,6 +115,7 @@ SUITES: dict[str, tuple[Entry, ...]] = {
     "vision": tuple(Entry(d, VISION_METHODS) for d in ("digits", "cifar10", "cifar100")),
     "survey": _survey(),
     "teaching": _teaching(),
+    "link": _link(),
 }
 
 # seeds a suite runs when ``--seeds`` is not given (the quick suite's budget is minutes)

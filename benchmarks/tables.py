@@ -77,8 +77,47 @@ def summarise(records: list[dict]) -> list[dict]:
             "test_mean": test_mean, "test_std": test_std, "teacher_mean": teacher_mean, "teacher_std": teacher_std,
             "gap_closed": gap, "student_ms": student_ms, "teacher_ms": teacher_ms,
             "speedup": teacher_ms / student_ms if student_ms > 0 else None, "metric": runs[0]["metric"],
+            **_link_means(runs),
         })
     return rows
+
+
+def _link_means(runs: list[dict]) -> dict:
+    """A link row's mean Hits@K and MRR per evaluation split, the student's and the teacher's."""
+    out = {}
+    for field_name in ("links", "teacher_links"):
+        if all(r.get(field_name) for r in runs):
+            splits = runs[0][field_name]
+            out[field_name] = {split: {m: statistics.mean(r[field_name][split][m] for r in runs) for m in metrics}
+                               for split, metrics in splits.items()}
+    return out
+
+
+LINK_KINDS = ("test-old-old", "test-old-new", "test-new-new")
+
+
+def link_markdown(rows: list[dict]) -> str:
+    """The link rows: the test split's Hits@10/20/50/100 and MRR (mean over the runs, %), the
+    teacher's on the selection metric, the gap closed, the production setting's kinds of test edge
+    on the selection metric, and the latency of scoring the timed test pairs (``single.PAIRS_TIMED``:
+    the MLP reads the end nodes' features, the GNN gathers both neighbourhoods)."""
+    header = ("| dataset | student | method | runs | metric | test (%) | Hits@10 | Hits@20 | Hits@50 | Hits@100 | "
+              "MRR | teacher (%) | gap closed | old-old / old-new / new-new | student ms | teacher ms | speed-up |")
+    lines = [header, "|" + "---|" * 17]
+    for r in rows:
+        if "links" not in r:
+            continue
+        test = r["links"]["test"]
+        metric = r["metric"]
+        gap = "-" if r["gap_closed"] is None or r["method"] == "none" else f"{100 * r['gap_closed']:.0f}%"
+        kinds = " / ".join(_fmt(r["links"][k][metric]) for k in LINK_KINDS) if LINK_KINDS[0] in r["links"] else "-"
+        lines.append(
+            f"| {dataset_label(r)} | {r['student']} | {r['method']} | {r['runs']} | {metric} | "
+            f"{r['test_mean']:.2f} ± {r['test_std']:.2f} | "
+            + " | ".join(_fmt(test[m]) for m in ("hits@10", "hits@20", "hits@50", "hits@100", "mrr"))
+            + f" | {r['teacher_mean']:.2f} ± {r['teacher_std']:.2f} | {gap} | {kinds} | {r['student_ms']:.2f} | "
+              f"{r['teacher_ms']:.2f} | {r['speedup']:.1f}x |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -127,6 +166,8 @@ def dataset_label(row: dict) -> str:
         extras.append(row["protocol"] if " " in row["protocol"] else f"{row['protocol']} protocol")
     if row.get("split") == "public":
         extras.append("public split")
+    if row.get("split") == "production":  # a link task's production setting
+        extras.append("production setting")
     return row["dataset"] + (f" [{', '.join(extras)}]" if extras else "")
 
 

@@ -130,6 +130,19 @@ def link_task(name: str, x: Tensor, message_edges: Tensor, train: Tensor, valid:
                 info={"setting": setting, **(info or {})})
 
 
+def scoring_graph(task: Task, graph: int, device: torch.device | str) -> Data:
+    """The graph a link task's pairs of ``pair_graph == graph`` are scored on, on ``device``: 0,
+    the training graph (the task's own ``Data``); 1, the inference graph of the production
+    setting (every node, the edges observed at inference), built once and kept with the task."""
+    if graph == 0:
+        return task.data_on(device)
+    kept = task.__dict__.setdefault("_inference_graphs", {})
+    if str(device) not in kept:
+        data = task.data
+        kept[str(device)] = Data(x=data.x, edge_index=data.inference_edge_index, num_nodes=data.num_nodes).to(device)
+    return kept[str(device)]
+
+
 def _held_out(upper: Tensor, shares: tuple[float, ...], generator: torch.Generator) -> list[Tensor]:
     """``upper`` (one direction per edge) shuffled and cut: one piece per share (``int(share *
     n)`` edges each), then the rest, first."""

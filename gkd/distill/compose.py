@@ -38,6 +38,7 @@ class Composite(Distiller):
         self.needs_teacher_hidden = any(p.needs_teacher_hidden for p in parts)
         self.logits_only = all(p.logits_only for p in parts)
         self.student_model = next(iter(own), None)
+        self.kinds = tuple(k for k in parts[0].kinds if all(k in p.kinds for p in parts))  # every part's
 
     def prepare(self, **kwargs) -> None:
         for part in self.parts:

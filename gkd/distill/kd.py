@@ -17,11 +17,15 @@ class HintonKD(Distiller):
     CE on labelled rows, KL on rows whose teacher output is visible (with ``unlabelled=False``,
     on labelled rows only, as in supervised image classification). Defaults T = 4 and unit
     weights; the graph-KD papers' alpha = 0.9 is ``ce_weight=0.1, kd_weight=0.9``.
+    On a link task the rows are the step's node pairs (its edges and sampled non-edges) and the
+    logits edge scores: the KL is the Bernoulli one between the teacher's and the student's edge
+    probabilities (KD on edge scores; LLP's logit-matching baseline is an MSE of the two).
     """
 
     name = "kd"
     family = "output"
     logits_only = True
+    kinds = ("node", "graph", "image", "link")
 
     def __init__(self, temperature: float = 4.0, ce_weight: float = 1.0, kd_weight: float = 1.0,
                  unlabelled: bool = True):

@@ -16,6 +16,7 @@ class NoDistillation(Distiller):
     name = "none"
     family = "none"
     logits_only = True
+    kinds = ("node", "graph", "image", "link")
     needs_teacher = False
     taught_by = "labels"
 

@@ -34,7 +34,7 @@ def registered(name: str) -> type[Distiller]:
 def kinds_of(name: str) -> tuple[str, ...]:
     """The task kinds method ``name`` (or every part of a ``+`` combination) is built for."""
     parts = [set(registered(part.strip()).kinds) for part in name.split(SEPARATOR)]
-    return tuple(k for k in ("node", "graph", "image") if all(k in p for p in parts))
+    return tuple(k for k in ("node", "graph", "image", "link") if all(k in p for p in parts))
 
 
 def taught_by_of(name: str) -> str:

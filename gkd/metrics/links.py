@@ -6,8 +6,13 @@ ogbl-collab, ogbl-ppa) rank each positive against the whole pool; sets with nega
 positive (ogbl-citation2, ``pair_query``) against its own."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from ..data.task import Task
 
 HITS_AT = (10, 20, 50, 100)
 """The K of the Hits@K reported beside a link task's own metric."""
@@ -16,7 +21,7 @@ HITS_AT = (10, 20, 50, 100)
 def hits_at(positive: Tensor, negative: Tensor, k: int) -> float:
     """Share of ``positive`` scores above the ``k``-th highest ``negative`` score (1.0 when there
     are fewer than ``k`` negatives, as OGB's Evaluator returns)."""
-    if positive.numel() == 0:
+    if positive.numel() == 0 or negative.numel() == 0:  # nothing to rank (a split of edges alone)
         return float("nan")
     if negative.numel() < k:
         return 1.0
@@ -87,3 +92,12 @@ def link_metric(metric: str, scores: Tensor, labels: Tensor, query: Tensor | Non
             return float(((1.0 / reciprocal_ranks(positive, negative)) <= k).float().mean())
         return hits_at(positive, negative, k)
     raise ValueError(f"unknown link metric {metric!r}; valid: hits@K (for a number K) or mrr")
+
+
+def split_link_scores(task: "Task", logits: Tensor) -> dict[str, dict[str, float]]:
+    """``link_scores`` of every split of a link task but ``train`` (whose pairs are all edges),
+    from ``logits`` over all of its pairs (``gkd.predict``)."""
+    query = getattr(task.data, "pair_query", None)
+    labels = task.labels()
+    return {name: link_scores(logits[index], labels[index], None if query is None else query[index])
+            for name, index in task.split.items() if name != "train"}

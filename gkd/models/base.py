@@ -181,8 +181,10 @@ class LayerStack(Model):
     def from_task(cls, task: Task, hidden: int = 128, num_layers: int = 2, dropout: float = 0.0,
                   norm: str | None = None) -> LayerStack:
         """Sized for ``task``: its input width and classes, node or graph level, and an embedding
-        encoder for integer-coded features (``Task.categorical_sizes``)."""
-        return cls(task.num_features, hidden, task.num_classes, num_layers=num_layers, dropout=dropout, norm=norm,
+        encoder for integer-coded features (``Task.categorical_sizes``). For a link task, the
+        node encoder of a ``LinkModel``: its last layer gives ``hidden`` units per node."""
+        out = hidden if task.kind == "link" else task.num_classes
+        return cls(task.num_features, hidden, out, num_layers=num_layers, dropout=dropout, norm=norm,
                    level="graph" if task.kind == "graph" else "node", categorical_sizes=task.categorical_sizes)
 
     def make_layer(self, in_dim: int, out_dim: int, last: bool) -> nn.Module:

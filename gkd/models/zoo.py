@@ -11,7 +11,7 @@ from torch import nn
 from ..data.task import Task
 from ..errors import MismatchError
 from ..registry import Registry, check_options
-from .base import Model
+from .base import LayerStack, Model
 
 MODELS: Registry[type[Model]] = Registry("model")
 
@@ -60,6 +60,8 @@ def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout
     token width, ``num_layers``: encoder layers; 4x4 patches, 2x2 on images under 16 pixels).
     ``options``: the model's own keyword arguments (its ``from_task``'s), checked by name."""
     cls = MODELS[name]
+    if task.kind == "link":
+        return _link_model(name, cls, task, hidden, num_layers, dropout, norm, options)
     if task.kind not in cls.kinds:
         fitting = [n for n, c in MODELS.items() if task.kind in c.kinds]
         what = "reads images" if cls.kinds == ("image",) else f"is built for {' and '.join(cls.kinds)} tasks"
@@ -68,6 +70,23 @@ def build(name: str, task: Task, hidden: int = 128, num_layers: int = 2, dropout
                             f"{task.kind} models: {', '.join(fitting)}")
     check_options("model", name, cls.from_task, options, fixed=("task", "hidden", "num_layers", "dropout", "norm"))
     return cls.from_task(task, hidden=hidden, num_layers=num_layers, dropout=dropout, norm=norm, **options)
+
+
+def _link_model(name: str, cls: type[Model], task: Task, hidden: int, num_layers: int, dropout: float,
+                norm: str | None, options: dict) -> Model:
+    """A ``LinkModel``: model ``name`` as its node encoder, ``options`` ``decoder`` ("mlp" or
+    "dot") and ``decoder_layers`` (2) for the pair decoder, the rest the encoder's own."""
+    from .link import LinkModel
+
+    if not (issubclass(cls, LayerStack) and "node" in cls.kinds):
+        encoders = [n for n, c in MODELS.items() if issubclass(c, LayerStack) and "node" in c.kinds]
+        raise MismatchError(f"model {name!r} cannot encode the nodes of link task {task.name!r}; link models are "
+                            f"built on a node encoder: {', '.join(encoders)}")
+    decoder = options.pop("decoder", "mlp")
+    layers = options.pop("decoder_layers", 2)
+    check_options("model", name, cls.from_task, options, fixed=("task", "hidden", "num_layers", "dropout", "norm"))
+    encoder = cls.from_task(task, hidden=hidden, num_layers=num_layers, dropout=dropout, norm=norm, **options)
+    return LinkModel(encoder, hidden, decoder=decoder, decoder_layers=layers, dropout=dropout)
 
 
 def count_parameters(model: Model) -> int:

@@ -8,8 +8,8 @@ from .cache import teacher_key
 from .config import TrainConfig
 from .external import teacher_from_logits, teacher_from_model
 from .fitting import fit, fit_cohort, seed_everything, train_cohort, train_student, train_teacher
-from .inference import predict
+from .inference import predict, score_pairs
 from .result import FitResult, loss_terms
 
-__all__ = ["FitResult", "TrainConfig", "fit", "fit_cohort", "loss_terms", "predict", "seed_everything",
+__all__ = ["FitResult", "TrainConfig", "fit", "fit_cohort", "loss_terms", "predict", "score_pairs", "seed_everything",
            "teacher_from_logits", "teacher_from_model", "teacher_key", "train_cohort", "train_student", "train_teacher"]

@@ -27,8 +27,9 @@ class TrainConfig:
     arithmetic (recent GPUs; CPUs with AVX-512 BF16 or AMX): elsewhere it is slower.
     ``selection``: which epoch's weights training returns: ``"best"`` (the default: the epoch of
     the best validation score, later epochs winning ties, as GLNN's, NOSMOG's and CPF's code
-    keep), or ``"last"`` (the weights after the final epoch, as PyG's ``examples/glnn.py``
-    keeps); early stopping by ``patience`` applies to both."""
+    keeps); early stopping by ``patience`` applies to both. ``grad_clip``: each model's
+    gradient norm clipped to it before every step (None: no clipping; LLP's code clips at 1.0).
+    For link tasks ``batch_size`` counts training edges per batch (each with a sampled non-edge)."""
 
     epochs: int = 200
     lr: float = 0.01
@@ -44,6 +45,7 @@ class TrainConfig:
     trim: bool = True
     precision: str = "fp32"
     selection: str = "best"
+    grad_clip: float | None = None
 
 
 PRECISIONS = ("fp32", "bf16")

@@ -101,6 +101,10 @@ def _fit_members(models: list[nn.Module], task: Task, config: TrainConfig, disti
                          f"(the best-validation epoch, or the last epoch)")
     if config.lr_schedule not in (None, "cosine"):
         raise ValueError(f"lr_schedule: None or 'cosine', got {config.lr_schedule!r}")
+    if task.kind not in distiller.kinds:
+        fitting = [name for name in methods.available() if task.kind in methods.kinds_of(name)]
+        raise MismatchError(f"method {distiller.name!r} is built for {', '.join(distiller.kinds) or 'no'} tasks, not "
+                            f"the {task.kind} task {task.name!r}; methods for {task.kind} tasks: {', '.join(fitting)}")
     device = torch.device(config.device)
     for k, model in enumerate(models):  # a plain module fails here, before training
         check_model(model.to(device), task, "model" if len(models) == 1 else f"cohort model {k}", device)
@@ -239,6 +243,9 @@ def train_student(task: Task, teacher: FitResult | list[FitResult] | None, stude
             raise MismatchError(f"the teacher was trained on other data than task {task.name!r} (features, edges, "
                                 f"labels or node order differ): train the teacher on this task's data, or distil "
                                 f"on its own")
+        if one.model is None and distiller.needs_teacher and task.kind == "link":
+            raise MismatchError(f"method {distiller.name!r} on link task {task.name!r} runs the teacher on the pairs "
+                                f"it samples, and this teacher is logits only: give the model (gkd.teacher_from_model)")
         if one.model is None and distiller.needs_teacher_hidden:
             raise MismatchError(f"method {distiller.name!r} needs the teacher's hidden layers and this teacher is "
                                 f"logits only (gkd.teacher_from_logits): give the model (gkd.teacher_from_model) or "

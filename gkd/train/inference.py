@@ -1,17 +1,21 @@
 """``predict``: a trained model's logits for a task's items, in batches that bound the memory."""
 from __future__ import annotations
 
+import copy
 import inspect
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
+from torch_geometric.utils import k_hop_subgraph
 
+from ..data.links import scoring_graph
 from ..data.task import Task
 from ..errors import GkdError, MismatchError
 from ..models.base import Model, eval_mode, row_independent, supports_row_blocks
 from ..models.layerwise import layerwise_forward
+from ..models.link import LinkModel
 from ..models.wrapper import HookedModel
 from ..outputs import Outputs
 from .config import TrainConfig
@@ -28,6 +32,8 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
     config = config or TrainConfig()
     device = torch.device(config.device)
     model.to(device).eval()
+    if task.kind == "link":
+        return _predict_links(model, task, device, index)
     if task.kind == "node":
         data = task.data
         if row_independent(model):  # features alone: blocks of rows bound the memory
@@ -56,6 +62,47 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
     return torch.cat([model(batch.to(device)).logits.cpu() for batch in loader])
 
 
+def _predict_links(model: nn.Module, task: Task, device: torch.device, index: Tensor | None) -> Tensor:
+    """A link model's logits for the pairs ``index`` (default: every pair), each scored on the
+    graph its split is scored on (``pair_graph``: the training graph, or the production setting's
+    inference graph): the nodes embedded once per graph, the pairs decoded in blocks."""
+    index = torch.arange(task.num_items) if index is None else index
+    out = torch.empty(index.numel(), 1)
+    for graph in (0, 1):
+        chosen = (task.data.pair_graph[index] == graph).nonzero().view(-1)
+        if chosen.numel() == 0:
+            continue
+        h = model.embed(scoring_graph(task, graph, device)).logits
+        pairs = task.data.pairs[:, index[chosen]].to(device)
+        out[chosen] = torch.cat([model.score(h[block[0]], h[block[1]]).cpu()
+                                 for block in pairs.split(NODE_BLOCK_ROWS, dim=1)])
+    return out
+
+
+@torch.no_grad()
+def score_pairs(model: nn.Module, task: Task, pairs: Tensor, graph: int = 1,
+                device: torch.device | str = "cpu") -> Tensor:
+    """A link model's logits for node ``pairs`` (2 x B) as a deployed model computes them, from
+    nothing precomputed: an encoder that reads features alone (an MLP) embeds the pairs' end
+    nodes and nothing else; a GNN first gathers the end nodes' neighbourhoods, as deep as its
+    layers, on the graph ``graph`` (``pair_graph``'s numbering: 1 the production setting's
+    inference graph when the task has one, else the training graph), and embeds that subgraph.
+    What the pair-scoring latency of the link benchmark times."""
+    model.to(device).eval()
+    data = scoring_graph(task, graph if getattr(task.data, "inference_edge_index", None) is not None else 0, "cpu")
+    ends, inverse = pairs.reshape(-1).unique(return_inverse=True)
+    if row_independent(model.encoder):
+        h = model.embed(Data(x=data.x[ends].to(device), num_nodes=ends.numel())).logits
+        rows = inverse.view(2, -1).to(device)
+    else:
+        depth = len(getattr(model.encoder, "layers", [None]))
+        subset, edges, mapping, _ = k_hop_subgraph(ends, depth, data.edge_index, relabel_nodes=True,
+                                                   num_nodes=int(data.num_nodes))
+        h = model.embed(Data(x=data.x[subset].to(device), edge_index=edges.to(device), num_nodes=subset.numel())).logits
+        rows = mapping[inverse].view(2, -1).to(device)
+    return model.score(h[rows[0]], h[rows[1]]).cpu()
+
+
 def check_model(module: nn.Module, task: Task, role: str = "model", device: torch.device | str = "cpu") -> None:
     """Raise ``MismatchError`` (one line, pointing to ``gkd.models.HookedModel``) unless ``module``
     is a gkd model for ``task``: ``forward(batch)`` returns ``Outputs`` with one row of logits per
@@ -64,7 +111,7 @@ def check_model(module: nn.Module, task: Task, role: str = "model", device: torc
     (the whole graph of a node task, two graphs, two images), so a plain PyG model, or a wrapped
     one that gives node rows on a graph task, fails here, before training, and not in the first
     epoch. ``role`` names the module in the message."""
-    if isinstance(module, Model) and module.name:
+    if isinstance(module, Model) and module.name or isinstance(module, LinkModel) and module.encoder.name:
         return
     name = type(module).__name__
     pool = ", pool='mean'" if task.kind == "graph" else ""
@@ -96,6 +143,10 @@ def check_model(module: nn.Module, task: Task, role: str = "model", device: torc
 
 def _sample(task: Task, device: torch.device | str) -> tuple[Data | Tensor, int]:
     """A small batch of ``task`` as the trainer hands it to a model, and its number of items."""
+    if task.kind == "link":
+        data = copy.copy(task.data_on(device))
+        data.pairs = data.pairs[:, :2]
+        return data, 2
     if task.kind == "node":
         return task.data_on(device), task.num_items
     if task.kind == "image":

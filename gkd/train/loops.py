@@ -1,8 +1,9 @@
 """One training epoch per task kind: full-batch or sampled node tasks, mini-batches of graphs,
-mini-batches of (augmented) images. Each epoch hands every batch to ``step``: the model's forward,
-the method's loss, one optimiser step."""
+mini-batches of (augmented) images, batches of edges and sampled non-edges (link tasks). Each
+epoch hands every batch to ``step``: the model's forward, the method's loss, one optimiser step."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -12,8 +13,9 @@ from torch_geometric.loader import DataLoader
 
 from ..data.task import Task
 from ..distill.base import Batch, Distiller
+from ..graph.pairs import edge_keys, sample_non_edges
 from ..graph.sampling import NeighbourSampler
-from ..models.base import row_independent, supports_row_blocks
+from ..models.base import eval_mode, row_independent, supports_row_blocks
 from ..outputs import Outputs
 from . import distributed
 from .config import TrainConfig
@@ -43,11 +45,14 @@ class EpochState:
     forward_model: nn.Module | None = None  # the model, or the model in DistributedDataParallel
     cohort: list[nn.Module] | None = None  # a mutual method's models (the first is ``model``)
     cohort_optimizers: list[torch.optim.Optimizer] | None = None
+    link_keys: Tensor | None = None  # a link task's training edges as pair keys (negatives avoid them)
+    generator: torch.Generator | None = None  # draws a link task's negatives and anchors
 
 
 def run_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     """One epoch of ``s.task``'s kind; returns each loss term's mean over the epoch's rows."""
-    return {"node": _node_epoch, "graph": _graph_epoch, "image": _image_epoch}[s.task.kind](s, epoch)
+    epochs = {"node": _node_epoch, "graph": _graph_epoch, "image": _image_epoch, "link": _link_epoch}
+    return epochs[s.task.kind](s, epoch)
 
 
 def _node_epoch(s: EpochState, epoch: int) -> dict[str, float]:
@@ -157,6 +162,49 @@ def _image_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     return {key: value / max(len(order), 1) for key, value in totals.items()}
 
 
+def _link_epoch(s: EpochState, epoch: int) -> dict[str, float]:
+    """One pass over a link task's training edges in shuffled batches of ``batch_size`` edges
+    (LLP trains so: one batch of 64K edges covers Cora), each batch with as many sampled
+    non-edges (uniform pairs of seen nodes that are no training edge and no self-loop, drawn
+    afresh at every step). Models run on the training graph and score the batch's pairs
+    (``data.pairs``, labels ``y`` 1 / 0); the seen nodes, shuffled, are cut into one share of
+    ``data.anchors`` per batch, the nodes a relational method (``llp``) centres its samples on.
+    A teacher runs frozen on the same batch: its scores for the batch's pairs and its node
+    embeddings (``Outputs.embeddings``)."""
+    data = s.task.data_on(s.device)
+    n = int(data.num_nodes)
+    seen = getattr(s.task.data, "seen", None)
+    nodes = torch.arange(n) if seen is None else seen.nonzero().view(-1)
+    if s.generator is None:
+        s.generator = torch.Generator().manual_seed(s.seed)
+        s.link_keys = edge_keys(s.task.data.edge_index, n)
+    train = s.task.split["train"]
+    order = train[torch.randperm(train.numel(), generator=s.generator)]
+    chunks = order.split(s.config.batch_size)
+    anchors = nodes[torch.randperm(nodes.numel(), generator=s.generator)].tensor_split(len(chunks))
+    totals: dict[str, float] = {}
+    for chunk, anchor in zip(chunks, anchors):
+        positive = s.task.data.pairs[:, chunk]
+        negative = sample_non_edges(s.task.data.edge_index, n, chunk.numel(), s.generator, nodes=nodes,
+                                    distinct=False, keys=s.link_keys)
+        step_data = copy.copy(data)
+        step_data.pairs = torch.cat([positive, negative], dim=1).to(s.device)
+        step_data.anchors = anchor.to(s.device)
+        y = torch.cat([torch.ones(chunk.numel()), torch.zeros(chunk.numel())]).view(-1, 1).to(s.device)
+        teacher = None
+        if s.teacher_logits is not None:
+            if s.teacher is None or isinstance(s.teacher, list):
+                raise ValueError(f"method {s.distiller.name!r} on link task {s.task.name!r} needs the teacher "
+                                 f"model (a link teacher scores the sampled pairs): give one teacher with its model")
+            with torch.no_grad(), eval_mode(s.teacher):
+                teacher = s.teacher(step_data)
+        ones = torch.ones(y.size(0), dtype=torch.bool, device=s.device)
+        terms = step(s, step_data, teacher, Batch(step_data, y, ones, ones, "binary", epoch, s.config.epochs))
+        for key, value in terms.items():
+            totals[key] = totals.get(key, 0.0) + value * chunk.numel()
+    return {key: value / max(train.numel(), 1) for key, value in totals.items()}
+
+
 def _teacher_outputs(s: EpochState, data: Data, logits: Tensor | list[Tensor]) -> Outputs | list[Outputs]:
     """The teacher's outputs for this batch: cached logits, plus hidden layers from one frozen
     forward pass when the method needs them."""
@@ -211,6 +259,9 @@ def step(s: EpochState, data: Data | Tensor, teacher: Outputs | list[Outputs] | 
         optimizer.zero_grad()
     loss.backward()
     distributed.average_gradients(list(s.distiller.parameters()))
+    if s.config.grad_clip is not None:  # each model's gradient norm (LLP clips at 1.0)
+        for model in models:
+            nn.utils.clip_grad_norm_(model.parameters(), s.config.grad_clip)
     for optimizer in optimizers:
         optimizer.step()
     return terms
