@@ -45,7 +45,7 @@ def paired(ours: dict[int, float], base: dict[int, float]) -> dict | None:
             "low": low, "high": high, "excludes_zero": bool(low > 0 or high < 0)}
 
 
-def _by_seed(records: list[dict]) -> dict[tuple, dict[int, float]]:
+def by_seed(records: list[dict]) -> dict[tuple, dict[int, float]]:
     """Test score by seed, keyed by (dataset, split, teacher, student, method)."""
     out: dict[tuple, dict[int, float]] = defaultdict(dict)
     options: dict[tuple, object] = {}
@@ -62,7 +62,7 @@ def _by_seed(records: list[dict]) -> dict[tuple, dict[int, float]]:
 def against_alone(records: list[dict]) -> list[dict]:
     """One row per method not taught by a teacher (self, mutual) and per (dataset, split, student):
     the paired difference from the same student alone under the same teacher's record."""
-    scores = _by_seed(records)
+    scores = by_seed(records)
     rows = []
     for (dataset, split, teacher, student, method), ours in sorted(scores.items()):
         if method == "none" or taught_by(method) not in ("self", "mutual"):
@@ -88,7 +88,7 @@ def _peer(records: list[dict], dataset: str, split: str, method: str) -> dict:
 
 def ensemble_rows(records: list[dict]) -> list[dict]:
     """The ensemble student against KD from each single teacher (same student, split and seed)."""
-    scores = _by_seed(records)
+    scores = by_seed(records)
     rows = []
     for (dataset, split, teacher, student, method), ours in sorted(scores.items()):
         if taught_by(method) != "ensemble":

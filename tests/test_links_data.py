@@ -114,3 +114,20 @@ def test_cora_link_from_disk(shared_root):
     # 5,278 undirected edges: 5% valid, 15% test, the rest train (both directions)
     assert task.split["valid"].numel() == 2 * 263 and task.split["test"].numel() == 2 * 791
     assert task.data.edge_index.size(1) == 2 * (5278 - 263 - 791)
+
+
+def test_the_link_page_pairs_methods_with_the_mlp_alone_and_llp_with_its_teacher():
+    from benchmarks import links
+
+    def record(method, seed, test, teacher_test):
+        return {"status": "ok", "dataset": "cora-link", "split": "production", "teacher": "sage2x256",
+                "student": "mlp2x256", "method": method, "seed": seed, "test": test, "teacher_test": teacher_test}
+
+    records = []
+    for seed in range(3):
+        records += [record("none", seed, 0.50, 0.70 + 0.01 * seed), record("llp", seed, 0.60 + 0.01 * seed, 0.70)]
+    rows = links.paired_rows(records)
+    assert [r["against"] for r in rows] == ["the MLP alone", "its teacher (sage2x256)"]
+    assert rows[0]["diff"] == pytest.approx(11.0) and rows[0]["excludes_zero"]  # +10, +11, +12
+    assert rows[1]["diff"] == pytest.approx(-9.0) and rows[1]["n"] == 3
+    assert "| cora-link | production | mlp2x256 | llp | the MLP alone | 3 |" in links.paired_markdown(rows)

@@ -130,5 +130,14 @@ def test_methods_refuse_link_tasks_they_are_not_built_for_and_llp_refuses_node_t
     logits_only = gkd.teacher_from_logits(task, tmp_path / "link.pt")
     with pytest.raises(MismatchError, match="runs the teacher on the pairs it samples, and this teacher is logits"):
         gkd.train_student(task, logits_only, ModelSpec("mlp", hidden=8), "kd", CONFIG)
+    with pytest.raises(ValueError, match="sampled neighbourhoods .* not built for link tasks yet; leave fanouts unset"):
+        gkd.train_student(task, None, ModelSpec("mlp", hidden=8), "none", TrainConfig(fanouts=(5, 5)))
     with pytest.raises(MismatchError, match="model 'cpf' cannot encode the nodes of link task"):
         ModelSpec("cpf").build(task)
+
+
+def test_a_link_model_is_refused_by_the_bundle_with_what_to_do(task, tmp_path):
+    from gkd.errors import UnsupportedModuleError
+
+    with pytest.raises(UnsupportedModuleError, match=r"link model .* torch.save\(model.state_dict\(\), path\)"):
+        gkd.save(tmp_path / "bundle", ModelSpec("mlp", hidden=8).build(task), task)

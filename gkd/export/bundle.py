@@ -36,6 +36,7 @@ from torch_geometric.data import Data
 from ..data.task import Task
 from ..errors import InvalidDataError, MismatchError, UnsupportedModuleError
 from ..models.base import Model, row_independent
+from ..models.link import LinkModel
 from ..models.zoo import MODELS
 
 FORMAT = 1
@@ -129,6 +130,10 @@ def save(folder: str | os.PathLike, result: Any, task: Task, method_options: dic
         model, distiller, scores, best_epoch = result, None, {}, None
     else:
         model, distiller, scores, best_epoch = result.model, result.distiller, result.scores, result.best_epoch
+    if isinstance(model, LinkModel):
+        raise UnsupportedModuleError("a link model (a node encoder and a pair decoder) is not saved as a bundle yet; "
+                                     "save it with torch.save(model.state_dict(), path) and rebuild it with "
+                                     "gkd.models.build(name, link_task, ...)")
     if not isinstance(model, Model) or not model.name or model.name not in MODELS:
         raise UnsupportedModuleError(f"only gkd's registered models can be saved as a bundle (got "
                                      f"{type(model).__name__}); save a module of your own with "
