@@ -3,6 +3,7 @@ raw/*.csv.gz and split/<type>/{train,valid,test}.pt dicts of tensors, as OGB's z
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 from pathlib import Path
@@ -304,3 +305,21 @@ def test_catalog_lists_the_three_sets() -> None:
         entry = gkd.data.DATASETS[name]
         assert entry.kind == "link" and entry.splits == ("official",)
         assert entry.files.startswith(f"ogb/{name.replace('-', '_')}/")
+
+
+@pytest.mark.parametrize("name, make", [("ogbl-collab", make_collab), ("ogbl-citation2", make_citation2)])
+def test_an_ogb_link_fixture_end_to_end_through_the_harness(tmp_path: Path, name, make) -> None:
+    """Loaded by name, a SAGE teacher and an LLP-taught MLP trained on it, scored on its metric."""
+    from benchmarks import run as bench
+
+    make(tmp_path)
+    out = tmp_path / "results"
+    status = bench.main(["--dataset", name, "--methods", "none,llp", "--seeds", "1", "--epochs", "3", "--root",
+                         str(tmp_path), "--out", str(out), "--no-faithfulness"])
+    assert status == 0
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {r["method"] for r in records} == {"none", "llp"} and all(r["status"] == "ok" for r in records)
+    metric = "mrr" if name == "ogbl-citation2" else "hits@50"
+    assert all(r["metric"] == metric and 0.0 <= r["test"] <= 1.0 for r in records)
+    assert all(r["links"]["test"][metric] == pytest.approx(r["test"]) for r in records)
+    assert "| hits@50 |" in (out / "summary.md").read_text() or metric == "mrr"

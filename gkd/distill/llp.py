@@ -56,9 +56,9 @@ class LLP(Distiller):
     step's edges and as many sampled non-edges. The defaults are the code's argparse defaults
     (``--True_label 0.1`` is ``label_weight``), and each dataset's swept values are in the
     benchmark protocols. Ours: the teacher's decoder runs in eval mode (the authors' teacher
-    predictor stays in train mode, so its dropout is active while it teaches) and the teacher's
-    node embeddings are recomputed on the training graph at each step by the frozen teacher (the
-    authors' are computed once; equal in eval mode); the representation-matching and
+    predictor stays in train mode, so its dropout is active while it teaches), as its encoder
+    (the node embeddings are computed once on the training graph, as the authors save theirs);
+    the representation-matching and
     logit-matching baselines of their code are not part of this method (``kd`` matches edge
     scores)."""
 

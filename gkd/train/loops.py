@@ -169,8 +169,8 @@ def _link_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     afresh at every step). Models run on the training graph and score the batch's pairs
     (``data.pairs``, labels ``y`` 1 / 0); the seen nodes, shuffled, are cut into one share of
     ``data.anchors`` per batch, the nodes a relational method (``llp``) centres its samples on.
-    A teacher runs frozen on the same batch: its scores for the batch's pairs and its node
-    embeddings (``Outputs.embeddings``)."""
+    A frozen teacher embeds the training graph once (eval mode) and scores each batch's pairs:
+    its outputs hold those scores and its node embeddings (``Outputs.embeddings``)."""
     data = s.task.data_on(s.device)
     n = int(data.num_nodes)
     seen = getattr(s.task.data, "seen", None)
@@ -197,7 +197,12 @@ def _link_epoch(s: EpochState, epoch: int) -> dict[str, float]:
                 raise ValueError(f"method {s.distiller.name!r} on link task {s.task.name!r} needs the teacher "
                                  f"model (a link teacher scores the sampled pairs): give one teacher with its model")
             with torch.no_grad(), eval_mode(s.teacher):
-                teacher = s.teacher(step_data)
+                if s.teacher_outputs is None:  # the frozen teacher's node embeddings, computed once
+                    s.teacher_outputs = s.teacher.embed(data)
+                h = s.teacher_outputs.logits
+                pairs = step_data.pairs
+                teacher = Outputs(logits=s.teacher.score(h[pairs[0]], h[pairs[1]]), hidden=s.teacher_outputs.hidden,
+                                  embeddings=h)
         ones = torch.ones(y.size(0), dtype=torch.bool, device=s.device)
         terms = step(s, step_data, teacher, Batch(step_data, y, ones, ones, "binary", epoch, s.config.epochs))
         for key, value in terms.items():
