@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from .aggregating import AggregatingLayer
 from .base import LayerStack
+from .sparse_input import SparseInputLinear
 from .zoo import register
 
 
@@ -17,10 +18,13 @@ class SAGELayer(AggregatingLayer):
 
     def __init__(self, in_dim: int, out_dim: int):
         super().__init__()
-        self.self_lin = nn.Linear(in_dim, out_dim)
-        self.neigh_lin = nn.Linear(in_dim, out_dim, bias=False)
-        # mean aggregation is linear: aggregate on whichever side of the weight is narrower
+        # mean aggregation is linear: aggregate on whichever side of the weight is narrower; a layer
+        # that maps first reads wide inputs (a first layer over bag-of-words features), which its
+        # linear maps multiply in CSR form when they are mostly zero (``SparseInputLinear``)
         self.maps_first = out_dim < in_dim
+        linear = SparseInputLinear if self.maps_first else nn.Linear
+        self.self_lin = linear(in_dim, out_dim)
+        self.neigh_lin = linear(in_dim, out_dim, bias=False)
 
     def pre(self, h: Tensor) -> Tensor:
         return self.neigh_lin(h) if self.maps_first else h
@@ -31,7 +35,7 @@ class SAGELayer(AggregatingLayer):
         if torch.is_autocast_enabled(h.device.type):  # in-place products are not autocast: let it cast
             return self.self_lin(h) + (aggregated if self.maps_first else self.neigh_lin(aggregated))
         if self.maps_first:
-            return aggregated.addmm_(h, self.self_lin.weight.t()).add_(self.self_lin.bias)
+            return aggregated.add_(self.self_lin(h))
         neigh = torch.nn.functional.linear(aggregated, self.neigh_lin.weight, self.self_lin.bias)
         return neigh.addmm_(h, self.self_lin.weight.t())
 
