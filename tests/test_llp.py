@@ -141,3 +141,13 @@ def test_a_link_model_is_refused_by_the_bundle_with_what_to_do(task, tmp_path):
 
     with pytest.raises(UnsupportedModuleError, match=r"link model .* torch.save\(model.state_dict\(\), path\)"):
         gkd.save(tmp_path / "bundle", ModelSpec("mlp", hidden=8).build(task), task)
+
+
+@pytest.mark.parametrize("name", ["sage", "mlp"])
+def test_unseen_pairs_scored_as_deployed_equal_the_full_graph_scores(name):
+    """``score_pairs`` gathers only the end nodes' neighbourhoods (a GNN) or features (an MLP)."""
+    task = gkd.data.load("synthetic-link", split="production", seed=2)
+    model = ModelSpec(name, hidden=16).build(task).eval()
+    test = task.split["test"][:50]
+    deployed = gkd.train.score_pairs(model, task, task.data.pairs[:, test])
+    assert torch.allclose(deployed, gkd.predict(model, task, index=test), atol=1e-5)
