@@ -6,6 +6,7 @@ loss terms. It never trains, loads data or calls a model: the trainer does that.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -149,9 +150,13 @@ class Distiller(nn.Module):
 
 def probe_input(task: Task, device: torch.device | str) -> Data | Tensor:
     """Something both models of a task can run on: the graph of a node task, a batch of two graphs
-    of a graph task, two images of an image task."""
+    of a graph task, two images of an image task, the training graph and two pairs of a link task."""
     if task.kind == "node":
         return task.data_on(device)
+    if task.kind == "link":  # the training graph with two of its pairs to score
+        data = copy.copy(task.data_on(device))
+        data.pairs = data.pairs[:, :2]
+        return data
     if task.kind == "image":
         return task.data.batch(torch.arange(2), device)
     return GraphBatch.from_data_list(list(task.data[:2])).to(device)

@@ -1,7 +1,6 @@
 """``predict``: a trained model's logits for a task's items, in batches that bound the memory."""
 from __future__ import annotations
 
-import copy
 import inspect
 
 import torch
@@ -12,6 +11,7 @@ from torch_geometric.utils import k_hop_subgraph
 
 from ..data.links import scoring_graph
 from ..data.task import Task
+from ..distill.base import probe_input
 from ..errors import GkdError, MismatchError
 from ..models.base import Model, eval_mode, row_independent, supports_row_blocks
 from ..models.layerwise import layerwise_forward
@@ -144,9 +144,7 @@ def check_model(module: nn.Module, task: Task, role: str = "model", device: torc
 def _sample(task: Task, device: torch.device | str) -> tuple[Data | Tensor, int]:
     """A small batch of ``task`` as the trainer hands it to a model, and its number of items."""
     if task.kind == "link":
-        data = copy.copy(task.data_on(device))
-        data.pairs = data.pairs[:, :2]
-        return data, 2
+        return probe_input(task, device), 2
     if task.kind == "node":
         return task.data_on(device), task.num_items
     if task.kind == "image":
