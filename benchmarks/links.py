@@ -25,7 +25,7 @@ from .reproduce import environment
 from .store import ResultsStore
 from .suites import LINK_DATASETS, LINK_METHODS, LINK_SETTINGS
 from .tables import link_markdown, summarise
-from .teaching import by_seed, paired
+from .teaching import by_seed, interval_text, paired
 
 DEFAULT_SEEDS = 10
 
@@ -69,7 +69,7 @@ def paired_markdown(rows: list[dict]) -> str:
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['split']} | {r['student']} | {r['method']} | {r['against']} | {r['n']} "
                      f"| {r['ours']:.2f} ± {r['ours_std']:.2f} | {r['base']:.2f} | {r['diff']:+.2f} "
-                     f"| [{r['low']:+.2f}, {r['high']:+.2f}] | {'yes' if r['excludes_zero'] else 'no'} |")
+                     f"| {interval_text(r)} | {'yes' if r['excludes_zero'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 

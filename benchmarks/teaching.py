@@ -33,7 +33,8 @@ DEFAULT_SEEDS = 10
 
 def paired(ours: dict[int, float], base: dict[int, float]) -> dict | None:
     """Mean of ``ours`` and ``base`` (percent, by seed) over the seeds both have, and the mean of
-    the per-seed differences with its 95% interval; None when they share no seed."""
+    the per-seed differences with its 95% interval (none from one seed: it excludes nothing);
+    None when they share no seed."""
     seeds = sorted(set(ours) & set(base))
     if not seeds:
         return None
@@ -42,7 +43,7 @@ def paired(ours: dict[int, float], base: dict[int, float]) -> dict | None:
     return {"n": len(seeds), "ours": 100 * statistics.mean(ours[s] for s in seeds),
             "ours_std": 100 * statistics.stdev([ours[s] for s in seeds]) if len(seeds) > 1 else 0.0,
             "base": 100 * statistics.mean(base[s] for s in seeds), "diff": statistics.mean(diffs),
-            "low": low, "high": high, "excludes_zero": bool(low > 0 or high < 0)}
+            "low": low, "high": high, "excludes_zero": len(seeds) > 1 and bool(low > 0 or high < 0)}
 
 
 def by_seed(records: list[dict]) -> dict[tuple, dict[int, float]]:
@@ -107,8 +108,9 @@ def ensemble_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def _interval(row: dict) -> str:
-    return f"[{row['low']:+.2f}, {row['high']:+.2f}]"
+def interval_text(row: dict) -> str:
+    """A paired row's 95% interval, or ``-`` from a single seed."""
+    return f"[{row['low']:+.2f}, {row['high']:+.2f}]" if row["n"] > 1 else "-"
 
 
 def markdown(alone: list[dict], ensemble: list[dict]) -> str:
@@ -119,7 +121,8 @@ def markdown(alone: list[dict], ensemble: list[dict]) -> str:
     for r in alone:
         peer = f"{r['peer']:.2f} / {r['peer_alone']:.2f}" if "peer" in r else "-"
         lines.append(f"| {r['dataset']} | {r['split']} | {r['student']} | {r['method']} | {r['taught_by']} | {r['n']} "
-                     f"| {r['ours']:.2f} ± {r['ours_std']:.2f} | {r['base']:.2f} | {r['diff']:+.2f} | {_interval(r)} "
+                     f"| {r['ours']:.2f} ± {r['ours_std']:.2f} | {r['base']:.2f} | {r['diff']:+.2f} "
+                     f"| {interval_text(r)} "
                      f"| {'yes' if r['excludes_zero'] else 'no'} | {peer} |")
     lines += ["", "## Several teachers: the ensemble against KD from each single teacher", "",
               "The ensemble's loss with one teacher is Hinton KD with the same options (T 4, unit weights), so "
@@ -128,7 +131,8 @@ def markdown(alone: list[dict], ensemble: list[dict]) -> str:
               "| excludes 0 |", "|" + "---|" * 10]
     for r in ensemble:
         lines.append(f"| {r['dataset']} | {r['split']} | {r['student']} | {r['against']} | {r['n']} "
-                     f"| {r['ours']:.2f} ± {r['ours_std']:.2f} | {r['base']:.2f} | {r['diff']:+.2f} | {_interval(r)} "
+                     f"| {r['ours']:.2f} ± {r['ours_std']:.2f} | {r['base']:.2f} | {r['diff']:+.2f} "
+                     f"| {interval_text(r)} "
                      f"| {'yes' if r['excludes_zero'] else 'no'} |")
     return "\n".join(lines) + "\n"
 

@@ -42,3 +42,8 @@ def test_rows_pair_self_and_mutual_methods_with_the_student_alone_and_the_ensemb
     assert rows[0]["excludes_zero"]
     page = teaching.markdown(alone, rows)
     assert "| cora-lcc | cpf-5 | mlp2x128 | dml | mutual | 4 |" in page
+
+
+def test_one_seed_gives_no_interval_and_excludes_nothing():
+    row = teaching.paired({0: 0.80}, {0: 0.70})
+    assert row["n"] == 1 and row["excludes_zero"] is False and teaching.interval_text(row) == "-"
