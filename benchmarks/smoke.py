@@ -1,6 +1,6 @@
 """python -m benchmarks.smoke --device cuda: does every method train on this device?
 
-Trains a teacher on the embedded node task (and on the embedded graph and image tasks) and, for
+Trains a teacher on the embedded node task (and on the embedded graph, image and link tasks) and, for
 every registered method built for that kind of task plus a combination, a student for a few
 epochs on ``--device`` (a mutual method in a cohort with a model of the teacher's kind, an
 ensemble method from two teachers); prints one
@@ -23,7 +23,7 @@ from gkd.train import loss_terms
 COMBINATIONS = ["glnn+srd"]
 
 
-def run(device: str, epochs: int, graph: bool, image: bool = True) -> list[str]:
+def run(device: str, epochs: int, graph: bool, image: bool = True, link: bool = True) -> list[str]:
     """One line per (task, method); lines of failed runs start with FAILED."""
     lines = []
     tasks = [("synthetic", ModelSpec("sage", hidden=32, num_layers=3), ModelSpec("mlp", hidden=16))]
@@ -31,9 +31,12 @@ def run(device: str, epochs: int, graph: bool, image: bool = True) -> list[str]:
         tasks.append(("synthetic-graphs", ModelSpec("gin", hidden=16, num_layers=3), ModelSpec("gcn", hidden=8)))
     if image:
         tasks.append(("digits", ModelSpec("resnet", hidden=8, num_layers=1), ModelSpec("vit", hidden=16, num_layers=1)))
+    if link:
+        tasks.append(("synthetic-link", ModelSpec("sage", hidden=16), ModelSpec("mlp", hidden=16)))
     for dataset, teacher_spec, student_spec in tasks:
         task = gkd.data.load(dataset, seed=0)
-        config = TrainConfig(epochs=epochs, patience=epochs, device=device)
+        batch = 65536 if task.kind == "link" else 64  # a link task's batches count edges: one batch here
+        config = TrainConfig(epochs=epochs, patience=epochs, device=device, batch_size=batch)
         teacher = gkd.train_teacher(task, teacher_spec, config, use_cache=False)
         second = None  # a second teacher, for the methods taught by several (the same model, another seed)
         lines.append(f"{dataset:>16} teacher {teacher_spec.label()}: test {teacher.scores['test']:.3f}")
@@ -70,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--no-graph", action="store_true", help="skip the graph-classification task")
     parser.add_argument("--no-image", action="store_true", help="skip the image-classification task")
+    parser.add_argument("--no-link", action="store_true", help="skip the link-prediction task")
     args = parser.parse_args(argv)
-    lines = run(args.device, args.epochs, graph=not args.no_graph, image=not args.no_image)
+    lines = run(args.device, args.epochs, graph=not args.no_graph, image=not args.no_image, link=not args.no_link)
     failed = [line for line in lines if line.startswith("FAILED")]
     print(f"{len(lines) - len(failed)} lines ok, {len(failed)} failed on {args.device}")
     return 1 if failed else 0
