@@ -104,6 +104,17 @@ class Task:
             return int(self.data.pairs.size(1))
         return int(self.data.num_nodes) if self.kind == "node" else len(self.data)
 
+    def optional(self, name: str) -> Tensor | None:
+        """An optional part of the task's graph (a link task's ``pair_query``,
+        ``inference_edge_index`` or ``seen``), or None where the task has none."""
+        data = self.data
+        return data[name] if isinstance(data, Data) and name in data else None
+
+    def seen_nodes(self) -> Tensor:
+        """The ids of the nodes training sees: every node, or a production link task's old ones."""
+        seen = self.optional("seen")
+        return torch.arange(int(self.data.num_nodes)) if seen is None else seen.nonzero().view(-1)
+
     def labels(self) -> Tensor:
         """All targets stacked: [N] (multiclass) or [N, num_classes] (binary)."""
         if self.kind == "node":

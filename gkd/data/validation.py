@@ -214,7 +214,7 @@ def _link(task: Task) -> None:
         i = _first(label[train] != 1)
         raise _fail(task, "split 'train'", f"entry {i}, pair {int(train[i])}, is a non-edge; training pairs are "
                                            f"edges (negatives are sampled while training)")
-    inference = getattr(data, "inference_edge_index", None)
+    inference = data.inference_edge_index if "inference_edge_index" in data else None
     keys = {0: edge_keys(data.edge_index, n)}
     if inference is not None:
         check_edges(task, inference, n, part="inference edges")

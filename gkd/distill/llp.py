@@ -95,9 +95,7 @@ class LLP(Distiller):
         self._models = (student, teacher)
         n = int(task.data.num_nodes)
         rowptr, col = csr(task.data.edge_index, n)
-        seen = getattr(task.data, "seen", None)
-        nodes = torch.arange(n) if seen is None else seen.nonzero().view(-1)
-        self._graph = (rowptr, col, nodes)
+        self._graph = (rowptr, col, task.seen_nodes())
 
     def context(self, anchors: Tensor) -> Tensor:
         """(A, C) context nodes of each anchor: ``walks`` walks of ``hops`` steps (their nodes

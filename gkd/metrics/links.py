@@ -97,7 +97,7 @@ def link_metric(metric: str, scores: Tensor, labels: Tensor, query: Tensor | Non
 def split_link_scores(task: "Task", logits: Tensor) -> dict[str, dict[str, float]]:
     """``link_scores`` of every split of a link task but ``train`` (whose pairs are all edges),
     from ``logits`` over all of its pairs (``gkd.predict``)."""
-    query = getattr(task.data, "pair_query", None)
+    query = task.optional("pair_query")
     labels = task.labels()
     return {name: link_scores(logits[index], labels[index], None if query is None else query[index])
             for name, index in task.split.items() if name != "train"}

@@ -25,7 +25,7 @@ def score_rows(task: Task, row_logits: Tensor, index: Tensor) -> float:
     """The task's metric for ``row_logits``, the predictions for items ``index`` in that order."""
     logits, y = row_logits.detach().cpu(), task.labels()[index].cpu()
     if task.kind == "link":
-        query = getattr(task.data, "pair_query", None)
+        query = task.optional("pair_query")
         return link_metric(task.metric, logits, y, None if query is None else query[index])
     if task.evaluator is not None:
         return _ogb_score(task, logits, y)

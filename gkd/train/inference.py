@@ -89,7 +89,7 @@ def score_pairs(model: nn.Module, task: Task, pairs: Tensor, graph: int = 1,
     inference graph when the task has one, else the training graph), and embeds that subgraph.
     What the pair-scoring latency of the link benchmark times."""
     model.to(device).eval()
-    data = scoring_graph(task, graph if getattr(task.data, "inference_edge_index", None) is not None else 0, "cpu")
+    data = scoring_graph(task, graph if task.optional("inference_edge_index") is not None else 0, "cpu")
     ends, inverse = pairs.reshape(-1).unique(return_inverse=True)
     if row_independent(model.encoder):
         h = model.embed(Data(x=data.x[ends].to(device), num_nodes=ends.numel())).logits

@@ -173,8 +173,7 @@ def _link_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     its outputs hold those scores and its node embeddings (``Outputs.embeddings``)."""
     data = s.task.data_on(s.device)
     n = int(data.num_nodes)
-    seen = getattr(s.task.data, "seen", None)
-    nodes = torch.arange(n) if seen is None else seen.nonzero().view(-1)
+    nodes = s.task.seen_nodes()
     if s.generator is None:
         s.generator = torch.Generator().manual_seed(s.seed)
         s.link_keys = edge_keys(s.task.data.edge_index, n)
