@@ -95,7 +95,7 @@ def score_pairs(model: nn.Module, task: Task, pairs: Tensor, graph: int = 1,
         h = model.embed(Data(x=data.x[ends].to(device), num_nodes=ends.numel())).logits
         rows = inverse.view(2, -1).to(device)
     else:
-        depth = len(getattr(model.encoder, "layers", [None]))
+        depth = len(model.encoder.layers)  # a LinkModel's encoder is a LayerStack
         subset, edges, mapping, _ = k_hop_subgraph(ends, depth, data.edge_index, relabel_nodes=True,
                                                    num_nodes=int(data.num_nodes))
         h = model.embed(Data(x=data.x[subset].to(device), edge_index=edges.to(device), num_nodes=subset.numel())).logits
