@@ -494,7 +494,7 @@ def planned_runs(entry: Entry, args: argparse.Namespace, seed: int, proto: Proto
             record["protocol"] = entry.protocol
         if args.selection != "best":
             record["selection"] = args.selection
-        if args.fanouts is not None and dataset.kind == "node":
+        if args.fanouts is not None and dataset.kind in ("node", "link"):
             record["fanouts"] = list(args.fanouts)
         options = run_options(proto, student_spec, method)
         if options:

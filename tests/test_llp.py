@@ -130,8 +130,6 @@ def test_methods_refuse_link_tasks_they_are_not_built_for_and_llp_refuses_node_t
     logits_only = gkd.teacher_from_logits(task, tmp_path / "link.pt")
     with pytest.raises(MismatchError, match="runs the teacher on the pairs it samples, and this teacher is logits"):
         gkd.train_student(task, logits_only, ModelSpec("mlp", hidden=8), "kd", CONFIG)
-    with pytest.raises(ValueError, match="sampled neighbourhoods .* not built for link tasks yet; leave fanouts unset"):
-        gkd.train_student(task, None, ModelSpec("mlp", hidden=8), "none", TrainConfig(fanouts=(5, 5)))
     with pytest.raises(MismatchError, match="model 'cpf' cannot encode the nodes of link task"):
         ModelSpec("cpf").build(task)
 

@@ -323,3 +323,19 @@ def test_an_ogb_link_fixture_end_to_end_through_the_harness(tmp_path: Path, name
     assert all(r["metric"] == metric and 0.0 <= r["test"] <= 1.0 for r in records)
     assert all(r["links"]["test"][metric] == pytest.approx(r["test"]) for r in records)
     assert "| hits@50 |" in (out / "summary.md").read_text() or metric == "mrr"
+
+
+def test_sampled_link_runs_are_their_own_runs_in_the_harness(tmp_path: Path) -> None:
+    """``--fanouts`` trains the link teacher and student on sampled neighbourhoods, and the
+    records say so: the full-graph run of the same seed is another run, not a resumed one."""
+    from benchmarks import run as bench
+
+    make_collab(tmp_path)
+    out = tmp_path / "results"
+    common = ["--dataset", "ogbl-collab", "--methods", "llp", "--seeds", "1", "--epochs", "2", "--root", str(tmp_path),
+              "--out", str(out), "--no-faithfulness"]
+    assert bench.main(common + ["--fanouts", "3,3"]) == 0
+    assert bench.main(common) == 0
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r.get("fanouts") for r in records] == [[3, 3], None]
+    assert all(r["status"] == "ok" for r in records)

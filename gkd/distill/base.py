@@ -101,6 +101,13 @@ class Distiller(nn.Module):
         perturbations) override it; keep model references out of ``nn.Module`` registration
         (e.g. in a tuple) so their parameters are not trained or saved twice. Default: nothing."""
 
+    def link_context(self, anchors: Tensor) -> Tensor | None:
+        """A link task's step: the nodes (A x C) the method reads around each of the step's
+        ``anchors`` beyond the step's pairs (LLP's walks and random nodes). The trainer draws them
+        before the step and hands them over as ``batch.data.context`` (in the step graph's
+        numbering), so a sampled step holds their neighbourhoods too. Default: None, no context."""
+        return None
+
     def forward(self, student: Outputs, teacher: Teaching, batch: Batch) -> dict[str, Tensor]:
         """The named, weighted loss terms of ``student``'s outputs. ``teacher`` holds, by
         ``taught_by``: the teacher's outputs (``teacher``), a list of each teacher's (``ensemble``),

@@ -44,6 +44,13 @@ class Composite(Distiller):
         for part in self.parts:
             part.prepare(**kwargs)
 
+    def link_context(self, anchors: Tensor) -> Tensor | None:
+        """The first part's context (at most one part of a composite reads one)."""
+        drawn = [context for part in self.parts if (context := part.link_context(anchors)) is not None]
+        if len(drawn) > 1:
+            raise MismatchError(f"methods {[p.name for p in self.parts]}: more than one draws a link context")
+        return drawn[0] if drawn else None
+
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         terms: dict[str, Tensor] = {}
         for part in self.parts:

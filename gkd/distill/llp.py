@@ -98,19 +98,23 @@ class LLP(Distiller):
         self._graph = (rowptr, col, task.seen_nodes())
 
     def context(self, anchors: Tensor) -> Tensor:
-        """(A, C) context nodes of each anchor: ``walks`` walks of ``hops`` steps (their nodes
-        after the anchor, walk after walk), then the randomly drawn nodes."""
+        """(A, C) context nodes of each anchor (ids of the task's graph): ``walks`` walks of
+        ``hops`` steps on the training graph (their nodes after the anchor, walk after walk),
+        then the randomly drawn seen nodes."""
         rowptr, col, nodes = self._graph
         starts = anchors.cpu()
         near = torch.cat([random_walks(rowptr, col, starts, self.hops)[:, 1:] for _ in range(self.walks)], dim=1)
         far = nodes[torch.randint(nodes.numel(), (starts.numel(), near.size(1) * self.random_rate))]
         return torch.cat([near, far], dim=1).to(anchors.device)
 
+    def link_context(self, anchors: Tensor) -> Tensor:
+        return self.context(anchors)
+
     def forward(self, student: Outputs, teacher: Outputs | None, batch: Batch) -> dict[str, Tensor]:
         assert teacher is not None and self._models is not None, "llp: prepare() was not called"
         student_model, teacher_model = self._models
-        anchors = batch.data.anchors
-        context = self.context(anchors)
+        # drawn by the trainer before the step (``link_context``), numbered as the step's graph
+        anchors, context = batch.data.anchors, batch.data.context
         s_r = self._context_scores(student_model, student.embeddings, anchors, context)
         with torch.no_grad():
             t_r = self._context_scores(teacher_model, teacher.embeddings, anchors, context)

@@ -29,7 +29,9 @@ class TrainConfig:
     the best validation score, later epochs winning ties, as GLNN's, NOSMOG's and CPF's code
     keeps); early stopping by ``patience`` applies to both. ``grad_clip``: each model's
     gradient norm clipped to it before every step (None: no clipping; LLP's code clips at 1.0).
-    For link tasks ``batch_size`` counts training edges per batch (each with a sampled non-edge)."""
+    For link tasks ``batch_size`` counts training edges per batch (each with a sampled non-edge),
+    and ``fanouts`` samples the neighbourhoods of every node a step reads (its pairs' end nodes,
+    anchors and a method's context)."""
 
     epochs: int = 200
     lr: float = 0.01

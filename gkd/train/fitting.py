@@ -105,9 +105,6 @@ def _fit_members(models: list[nn.Module], task: Task, config: TrainConfig, disti
         fitting = [name for name in methods.available() if task.kind in methods.kinds_of(name)]
         raise MismatchError(f"method {distiller.name!r} is built for {', '.join(distiller.kinds) or 'no'} tasks, not "
                             f"the {task.kind} task {task.name!r}; methods for {task.kind} tasks: {', '.join(fitting)}")
-    if task.kind == "link" and config.fanouts:
-        raise ValueError(f"link task {task.name!r} trains on the whole training graph: sampled neighbourhoods "
-                         f"(fanouts={config.fanouts}) are not built for link tasks yet; leave fanouts unset")
     device = torch.device(config.device)
     for k, model in enumerate(models):  # a plain module fails here, before training
         check_model(model.to(device), task, "model" if len(models) == 1 else f"cohort model {k}", device)

@@ -33,7 +33,7 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
     device = torch.device(config.device)
     model.to(device).eval()
     if task.kind == "link":
-        return _predict_links(model, task, device, index)
+        return _predict_links(model, task, config, index)
     if task.kind == "node":
         data = task.data
         if row_independent(model):  # features alone: blocks of rows bound the memory
@@ -62,17 +62,29 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
     return torch.cat([model(batch.to(device)).logits.cpu() for batch in loader])
 
 
-def _predict_links(model: nn.Module, task: Task, device: torch.device, index: Tensor | None) -> Tensor:
+def link_embeddings(model: LinkModel, graph: Data, config: TrainConfig) -> Outputs:
+    """A link model's encoder outputs on ``graph`` (``logits``: the node embeddings): one
+    forward, or layer by layer (``gkd.models.layerwise``) when ``config`` asks for it, or trains
+    by neighbour sampling (``fanouts``) and the encoder supports it, as node tasks predict."""
+    layerwise = config.layerwise or (config.layerwise is None and config.fanouts)
+    if layerwise and supports_row_blocks(model.encoder):
+        return layerwise_forward(model.encoder, graph)
+    return model.embed(graph)
+
+
+def _predict_links(model: nn.Module, task: Task, config: TrainConfig, index: Tensor | None) -> Tensor:
     """A link model's logits for the pairs ``index`` (default: every pair), each scored on the
     graph its split is scored on (``pair_graph``: the training graph, or the production setting's
-    inference graph): the nodes embedded once per graph, the pairs decoded in blocks."""
+    inference graph): the nodes embedded once per graph (``link_embeddings``), the pairs decoded
+    in blocks."""
+    device = torch.device(config.device)
     index = torch.arange(task.num_items) if index is None else index
     out = torch.empty(index.numel(), 1)
     for graph in (0, 1):
         chosen = (task.data.pair_graph[index] == graph).nonzero().view(-1)
         if chosen.numel() == 0:
             continue
-        h = model.embed(scoring_graph(task, graph, device)).logits
+        h = link_embeddings(model, scoring_graph(task, graph, config.device), config).logits
         pairs = task.data.pairs[:, index[chosen]].to(device)
         out[chosen] = torch.cat([model.score(h[block[0]], h[block[1]]).cpu()
                                  for block in pairs.split(NODE_BLOCK_ROWS, dim=1)])

@@ -16,9 +16,11 @@ from ..distill.base import Batch, Distiller
 from ..graph.pairs import edge_keys, sample_non_edges
 from ..graph.sampling import NeighbourSampler
 from ..models.base import eval_mode, row_independent, supports_row_blocks
+from ..models.link import LinkModel
 from ..outputs import Outputs
 from . import distributed
 from .config import TrainConfig
+from .inference import link_embeddings
 from .sampler import make_sampler
 from .teacher_outputs import GraphTeacherOutputs, each
 
@@ -166,17 +168,28 @@ def _link_epoch(s: EpochState, epoch: int) -> dict[str, float]:
     """One pass over a link task's training edges in shuffled batches of ``batch_size`` edges
     (LLP trains so: one batch of 64K edges covers Cora), each batch with as many sampled
     non-edges (uniform pairs of seen nodes that are no training edge and no self-loop, drawn
-    afresh at every step). Models run on the training graph and score the batch's pairs
-    (``data.pairs``, labels ``y`` 1 / 0); the seen nodes, shuffled, are cut into one share of
-    ``data.anchors`` per batch, the nodes a relational method (``llp``) centres its samples on.
-    A frozen teacher embeds the training graph once (eval mode) and scores each batch's pairs:
-    its outputs hold those scores and its node embeddings (``Outputs.embeddings``)."""
+    afresh at every step). The seen nodes, shuffled, are cut into one share of ``anchors`` per
+    batch, the nodes a relational method (``llp``) centres its ``link_context`` on. A step's
+    graph holds its pairs (``data.pairs``, labels ``y`` 1 / 0), anchors and context: the whole
+    training graph or, with ``fanouts`` (sampled training), the sampled neighbourhoods of every
+    node the step reads (``_link_step_graph``). A frozen teacher embeds the training graph once
+    (eval mode; layer by layer when sampled) and scores each batch's pairs: its outputs hold
+    those scores and the step graph's rows of its node embeddings (``Outputs.embeddings``)."""
     data = s.task.data_on(s.device)
     n = int(data.num_nodes)
     nodes = s.task.seen_nodes()
     if s.generator is None:
         s.generator = torch.Generator().manual_seed(s.seed)
         s.link_keys = edge_keys(s.task.data.edge_index, n)
+        if s.config.fanouts:  # an encoder that reads features alone (an MLP) needs the step's nodes alone
+            fanouts = [] if all(_reads_features_alone(m) for m in _models(s)) else list(s.config.fanouts)
+            s.sampler = make_sampler(s.task.data, fanouts, s.config.batch_size, seed=s.seed, backend=s.config.sampler)
+    if s.teacher_logits is not None and s.teacher_outputs is None:
+        if s.teacher is None or isinstance(s.teacher, list):
+            raise ValueError(f"method {s.distiller.name!r} on link task {s.task.name!r} needs the teacher "
+                             f"model (a link teacher scores the sampled pairs): give one teacher with its model")
+        with torch.no_grad(), eval_mode(s.teacher):  # the frozen teacher's node embeddings, computed once
+            s.teacher_outputs = link_embeddings(s.teacher, data, s.config)
     train = s.task.split["train"]
     order = train[torch.randperm(train.numel(), generator=s.generator)]
     chunks = order.split(s.config.batch_size)
@@ -186,27 +199,45 @@ def _link_epoch(s: EpochState, epoch: int) -> dict[str, float]:
         positive = s.task.data.pairs[:, chunk]
         negative = sample_non_edges(s.task.data.edge_index, n, chunk.numel(), s.generator, nodes=nodes,
                                     distinct=False, keys=s.link_keys)
-        step_data = copy.copy(data)
-        step_data.pairs = torch.cat([positive, negative], dim=1).to(s.device)
-        step_data.anchors = anchor.to(s.device)
+        pairs = torch.cat([positive, negative], dim=1)
+        step_data, rows = _link_step_graph(s, data, pairs, anchor, s.distiller.link_context(anchor))
         y = torch.cat([torch.ones(chunk.numel()), torch.zeros(chunk.numel())]).view(-1, 1).to(s.device)
         teacher = None
-        if s.teacher_logits is not None:
-            if s.teacher is None or isinstance(s.teacher, list):
-                raise ValueError(f"method {s.distiller.name!r} on link task {s.task.name!r} needs the teacher "
-                                 f"model (a link teacher scores the sampled pairs): give one teacher with its model")
+        if s.teacher_outputs is not None:
+            embedded = s.teacher_outputs if rows is None else s.teacher_outputs.rows(rows)
+            h, p = embedded.logits, step_data.pairs
             with torch.no_grad(), eval_mode(s.teacher):
-                if s.teacher_outputs is None:  # the frozen teacher's node embeddings, computed once
-                    s.teacher_outputs = s.teacher.embed(data)
-                h = s.teacher_outputs.logits
-                pairs = step_data.pairs
-                teacher = Outputs(logits=s.teacher.score(h[pairs[0]], h[pairs[1]]), hidden=s.teacher_outputs.hidden,
-                                  embeddings=h)
+                teacher = Outputs(logits=s.teacher.score(h[p[0]], h[p[1]]), hidden=embedded.hidden, embeddings=h)
         ones = torch.ones(y.size(0), dtype=torch.bool, device=s.device)
         terms = step(s, step_data, teacher, Batch(step_data, y, ones, ones, "binary", epoch, s.config.epochs))
         for key, value in terms.items():
             totals[key] = totals.get(key, 0.0) + value * chunk.numel()
     return {key: value / max(train.numel(), 1) for key, value in totals.items()}
+
+
+def _link_step_graph(s: EpochState, data: Data, pairs: Tensor, anchors: Tensor,
+                     context: Tensor | None) -> tuple[Data, Tensor | None]:
+    """The graph a link step runs on, with ``pairs``, ``anchors`` and ``context`` (full-graph
+    ids) renumbered in it, and the full-graph ids of its rows (None: the whole training graph,
+    its own numbering). Sampled training: the step's distinct nodes are the seeds, in id order,
+    of a subgraph sampled as node tasks sample theirs (``fanouts[l]`` in-neighbours at hop l)."""
+    read = [pairs.reshape(-1), anchors] + ([] if context is None else [context.reshape(-1)])
+    if s.sampler is None:  # the whole training graph, in its own numbering
+        step_data, local, rows = copy.copy(data), torch.cat(read).to(s.device), None
+    else:
+        seeds, local = torch.cat(read).unique(return_inverse=True)
+        step_data = s.sampler.subgraph(seeds, s.generator).to(s.device)
+        local, rows = local.to(s.device), step_data.n_id
+    step_data.pairs = local[: pairs.numel()].view(2, -1)
+    step_data.anchors = local[pairs.numel(): pairs.numel() + anchors.numel()]
+    if context is not None:
+        step_data.context = local[pairs.numel() + anchors.numel():].view(context.shape)
+    return step_data, rows
+
+
+def _reads_features_alone(model: nn.Module) -> bool:
+    """Whether a link model's encoder reads features alone (an MLP): its sampled steps need no neighbours."""
+    return isinstance(model, LinkModel) and row_independent(model.encoder)
 
 
 def _teacher_outputs(s: EpochState, data: Data, logits: Tensor | list[Tensor]) -> Outputs | list[Outputs]:
