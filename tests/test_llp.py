@@ -6,7 +6,7 @@ import torch
 import gkd
 from gkd import ModelSpec, TrainConfig
 from gkd.distill.llp import distribution_loss, rank_loss
-from gkd.errors import MismatchError
+from gkd.errors import MismatchError, UnsupportedModuleError
 from gkd.models.link import LinkDecoder, LinkModel
 from tests.formulas import kl, softmax
 
@@ -134,11 +134,30 @@ def test_methods_refuse_link_tasks_they_are_not_built_for_and_llp_refuses_node_t
         ModelSpec("cpf").build(task)
 
 
-def test_a_link_model_is_refused_by_the_bundle_with_what_to_do(task, tmp_path):
-    from gkd.errors import UnsupportedModuleError
-
-    with pytest.raises(UnsupportedModuleError, match=r"link model .* torch.save\(model.state_dict\(\), path\)"):
-        gkd.save(tmp_path / "bundle", ModelSpec("mlp", hidden=8).build(task), task)
+@pytest.mark.parametrize("name", ["mlp", "sage"])
+def test_a_saved_link_model_scores_pairs_as_the_trained_one(task, tmp_path, name):
+    """Saved and loaded with no dataset: the MLP scores pairs from their end nodes' features
+    alone; the GNN reads the graph too. Bad pairs are refused in one line."""
+    model = ModelSpec(name, hidden=8, options=(("decoder_layers", 3),)).build(task)
+    gkd.save(tmp_path / name, model, task)
+    saved = gkd.load(tmp_path / name)
+    assert saved.inputs == (["x", "pairs"] if name == "mlp" else ["x", "edge_index", "pairs"])
+    assert saved.info["link"] == {"hidden": 8, "decoder": "mlp", "decoder_layers": 3, "dropout": 0.0}
+    test = task.split["test"][:40]
+    expected = gkd.predict(model, task, index=test)
+    pairs = task.data.pairs[:, test]
+    if name == "mlp":
+        ends, rows = pairs.reshape(-1).unique(return_inverse=True)
+        got = saved.predict(task.data.x[ends], pairs=rows.view(2, -1))
+    else:
+        got = saved.predict(task.data.x, task.data.edge_index, pairs=pairs)
+    assert torch.allclose(got, expected, atol=1e-6)
+    with pytest.raises(MismatchError, match=r"pairs must be 2 x B rows of x"):
+        saved.predict(task.data.x, task.data.edge_index, pairs=pairs.T)
+    with pytest.raises(ValueError, match="needs .*pairs"):
+        saved.predict(task.data.x, task.data.edge_index)
+    with pytest.raises(UnsupportedModuleError, match="a link model exports as its encoder"):
+        gkd.export.TensorModel(model)
 
 
 @pytest.mark.parametrize("name", ["sage", "mlp"])

@@ -8,7 +8,8 @@
 - ``gkd.json``: the bundle's format version, the model's registered name and constructor
   arguments, what it needs of its input (feature width, classes, whether features were
   row-normalised, the graph's node count for models bound to one graph), the method and its
-  options, its scores and best epoch, and the environment it was trained in.
+  options, its scores and best epoch, and the environment it was trained in. A link model is
+  saved as its encoder (name and arguments) and, under ``link``, its pair decoder's settings.
 
 The folder is written next to its destination and renamed into place, so a reader sees the old
 bundle or the whole new one. ``load(folder)`` builds the model again from ``gkd.json`` and loads
@@ -57,7 +58,7 @@ class SavedModel:
     """A model loaded by ``load``: ``model`` (in eval mode) and what ``gkd.json`` says of it
     (``info``). ``predict(x, edge_index, n_id)`` gives its logits from plain tensors."""
 
-    model: Model
+    model: Model  # a LinkModel for a link task's bundle
     info: dict = field(default_factory=dict)
 
     @property
@@ -66,9 +67,12 @@ class SavedModel:
         graph, or the nodes' ids ``n_id`` for one bound to its graph's nodes (NOSMOG's)."""
         return list(self.info["inputs"])
 
-    def predict(self, x: Tensor, edge_index: Tensor | None = None, n_id: Tensor | None = None) -> Tensor:
-        """The model's logits for features ``x`` (and ``edge_index`` / ``n_id`` where it needs them)."""
-        missing = [name for name, value in (("edge_index", edge_index), ("n_id", n_id))
+    def predict(self, x: Tensor, edge_index: Tensor | None = None, n_id: Tensor | None = None,
+                pairs: Tensor | None = None) -> Tensor:
+        """The model's logits for features ``x`` (and ``edge_index`` / ``n_id`` where it needs
+        them): one row per node, or, for a link model, one logit per pair of ``pairs`` (2 x B,
+        rows of ``x``: for an MLP encoder, the pairs' end nodes' features suffice)."""
+        missing = [name for name, value in (("edge_index", edge_index), ("n_id", n_id), ("pairs", pairs))
                    if name in self.inputs and value is None]
         if missing:
             raise ValueError(f"model {self.info['model']['name']!r} needs {', '.join(missing)} beside x: "
@@ -76,8 +80,15 @@ class SavedModel:
         width = self.info["task"]["num_features"]
         if x.dim() != 2 or x.size(1) != width:
             raise MismatchError(f"the model reads {width} features per row; x has shape {tuple(x.shape)}")
+        data = as_data(x, edge_index, n_id)
+        if "pairs" in self.inputs:
+            inside = pairs.numel() == 0 or (int(pairs.min()) >= 0 and int(pairs.max()) < x.size(0))
+            if pairs.dim() != 2 or pairs.size(0) != 2 or not inside:
+                raise MismatchError(f"pairs must be 2 x B rows of x (0 to {x.size(0) - 1}); got shape "
+                                    f"{tuple(pairs.shape)}")
+            data.pairs = pairs
         with torch.no_grad():
-            return self.model(as_data(x, edge_index, n_id)).logits
+            return self.model(data).logits
 
 
 def as_data(x: Tensor, edge_index: Tensor | None = None, n_id: Tensor | None = None) -> Data:
@@ -92,7 +103,10 @@ def as_data(x: Tensor, edge_index: Tensor | None = None, n_id: Tensor | None = N
 
 def inputs_of(model: nn.Module) -> list[str]:
     """What a model reads besides ``x``: the graph (``edge_index``) unless it is row-independent,
-    node ids (``n_id``) for a row-independent model bound to one graph's nodes."""
+    node ids (``n_id``) for a row-independent model bound to one graph's nodes; a link model
+    reads what its encoder reads and the node ``pairs`` (2 x B, rows of ``x``) it scores."""
+    if isinstance(model, LinkModel):
+        return inputs_of(model.encoder) + ["pairs"]
     if not row_independent(model):
         return ["x", "edge_index"]
     return ["x", "n_id"] if isinstance(model, Model) and model.reads_node_ids else ["x"]
@@ -130,23 +144,21 @@ def save(folder: str | os.PathLike, result: Any, task: Task, method_options: dic
         model, distiller, scores, best_epoch = result, None, {}, None
     else:
         model, distiller, scores, best_epoch = result.model, result.distiller, result.scores, result.best_epoch
-    if isinstance(model, LinkModel):
-        raise UnsupportedModuleError("a link model (a node encoder and a pair decoder) is not saved as a bundle yet; "
-                                     "save it with torch.save(model.state_dict(), path) and rebuild it with "
-                                     "gkd.models.build(name, link_task, ...)")
-    if not isinstance(model, Model) or not model.name or model.name not in MODELS:
+    encoder = model.encoder if isinstance(model, LinkModel) else model  # a link model: its encoder's arguments
+    if not isinstance(encoder, Model) or not encoder.name or encoder.name not in MODELS:
         raise UnsupportedModuleError(f"only gkd's registered models can be saved as a bundle (got "
-                                     f"{type(model).__name__}); save a module of your own with "
+                                     f"{type(encoder).__name__}); save a module of your own with "
                                      f"torch.save(module.state_dict(), path)")
-    plain, tensors = _split_arguments(model)
+    plain, tensors = _split_arguments(encoder)
     state = {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()}
     clash = sorted(set(state) & set(tensors))
     if clash:
         raise UnsupportedModuleError(f"state dict entries {clash} clash with the bundle's constructor tensors")
     info = {
         "format": FORMAT,
-        "model": {"name": model.name, "class": type(model).__qualname__, "arguments": plain,
+        "model": {"name": encoder.name, "class": type(encoder).__qualname__, "arguments": plain,
                   "tensor_arguments": sorted(k[len(_INIT):] for k in tensors)},
+        "link": dict(model.link_arguments) if isinstance(model, LinkModel) else None,
         "inputs": inputs_of(model),
         "task": {"name": task.name, "kind": task.kind, "objective": task.objective, "metric": task.metric,
                  "num_features": task.num_features, "num_classes": task.num_classes,
@@ -213,6 +225,13 @@ def load(folder: str | os.PathLike) -> SavedModel:
             raise InvalidDataError(f"{path} lacks the constructor tensor {_INIT + argument}; save the model again")
         arguments[argument] = tensors.pop(_INIT + argument)
     model = MODELS[name](**arguments)
+    link = info.get("link")
+    if link is not None:  # a link model: the encoder above and its pair decoder
+        expected = {"hidden", "decoder", "decoder_layers", "dropout"}
+        if not isinstance(link, dict) or set(link) != expected:
+            raise InvalidDataError(f"{Path(folder) / META}: entry 'link' must hold {', '.join(sorted(expected))}; "
+                                   f"save the model again")
+        model = LinkModel(model, **link)
     try:
         model.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:

@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from ..errors import UnsupportedModuleError
 from ..graph.adjacency import use_edge_lists
 from ..models.base import LayerStack, Model
+from ..models.link import LinkModel
 from .bundle import as_data, inputs_of
 
 EXPORTABLE = ("mlp", "nosmog", "sage", "sage-gcn", "gcn", "gin")
@@ -39,6 +40,9 @@ class TensorModel(nn.Module):
 
     def __init__(self, model: Model):
         super().__init__()
+        if isinstance(model, LinkModel):
+            raise UnsupportedModuleError("a link model exports as its encoder: export model.encoder for the node "
+                                         "embeddings, and score pairs of them with a bundle (gkd.save / gkd.load)")
         name = model.name if isinstance(model, Model) else type(model).__name__
         if name not in EXPORTABLE:
             raise UnsupportedModuleError(f"model {name!r} does not export; exportable "

@@ -51,6 +51,9 @@ class LinkModel(Model):
         super().__init__()
         self.encoder = encoder
         self.decoder = LinkDecoder(decoder, hidden, decoder_layers, dropout)
+        # what builds the model again around its encoder (a saved bundle's ``link`` entry)
+        self.link_arguments = {"hidden": hidden, "decoder": decoder, "decoder_layers": decoder_layers,
+                               "dropout": dropout}
 
     @property
     def encoder_name(self) -> str:
