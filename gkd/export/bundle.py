@@ -56,7 +56,7 @@ def _safetensors():
 @dataclass
 class SavedModel:
     """A model loaded by ``load``: ``model`` (in eval mode) and what ``gkd.json`` says of it
-    (``info``). ``predict(x, edge_index, n_id)`` gives its logits from plain tensors."""
+    (``info``). ``predict(x, edge_index, n_id, pairs)`` gives its logits from plain tensors."""
 
     model: Model  # a LinkModel for a link task's bundle
     info: dict = field(default_factory=dict)

@@ -64,8 +64,8 @@ def predict(model: nn.Module, task: Task, config: TrainConfig | None = None, ind
 
 def link_embeddings(model: LinkModel, graph: Data, config: TrainConfig) -> Outputs:
     """A link model's encoder outputs on ``graph`` (``logits``: the node embeddings): one
-    forward, or layer by layer (``gkd.models.layerwise``) when ``config`` asks for it, or trains
-    by neighbour sampling (``fanouts``) and the encoder supports it, as node tasks predict."""
+    forward, or layer by layer (``gkd.models.layerwise``) when ``config`` asks for it or trains
+    on sampled neighbourhoods (``fanouts``) and the encoder allows it, as node tasks predict."""
     layerwise = config.layerwise or (config.layerwise is None and config.fanouts)
     if layerwise and supports_row_blocks(model.encoder):
         return layerwise_forward(model.encoder, graph)
