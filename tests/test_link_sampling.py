@@ -1,6 +1,8 @@
 """Sampled link training: a step's graph is the sampled neighbourhoods of every node it reads
 (pairs, anchors, LLP's context). With every neighbour kept it is full-graph training, to the
 float; with a fan-out it still trains a teacher and LLP's student."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from gkd.metrics.scores import score_rows
 
 FULL = TrainConfig(epochs=4, lr=0.01, weight_decay=0.0, patience=100, batch_size=400, grad_clip=1.0,
                    selection="last")
-EVERY_NEIGHBOUR = TrainConfig(**{**FULL.__dict__, "fanouts": (-1, -1), "sampler": "gkd"})
+EVERY_NEIGHBOUR = replace(FULL, fanouts=(-1, -1), sampler="gkd")
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +37,7 @@ def test_sampled_llp_steps_read_the_same_context_as_full_graph_steps(task):
                                 use_cache=False)
     student = ModelSpec("mlp", hidden=16, num_layers=2, dropout=0.0)
     options = dict(rank_weight=1.0, distribution_weight=1.0, walks=2, hops=2, random_rate=1)
-    method = gkd.distill.get("llp", **options)
-    full = gkd.train_student(task, teacher, student, method, FULL, seed=1)
+    full = gkd.train_student(task, teacher, student, gkd.distill.get("llp", **options), FULL, seed=1)
     sampled = gkd.train_student(task, teacher, student, gkd.distill.get("llp", **options), EVERY_NEIGHBOUR, seed=1)
     assert torch.allclose(sampled.logits, full.logits, atol=1e-4)
     assert set(full.history[-1]) >= {"llp_rank", "llp_dist"}
@@ -45,8 +46,8 @@ def test_sampled_llp_steps_read_the_same_context_as_full_graph_steps(task):
 def test_a_fan_out_still_trains_a_link_teacher_and_llp(task):
     """Five neighbours a hop: the teacher scores as the full-graph one does (Hits@20 on the hard
     synthetic task: 6.6 against 6.1; untrained 1.6) and LLP's student learns from it."""
-    full = TrainConfig(**{**FULL.__dict__, "epochs": 30, "selection": "best"})
-    sampled = TrainConfig(**{**full.__dict__, "fanouts": (5, 5), "sampler": "gkd"})
+    full = replace(FULL, epochs=30, selection="best")
+    sampled = replace(full, fanouts=(5, 5), sampler="gkd")
     spec = ModelSpec("sage", hidden=32, num_layers=2, dropout=0.0)
     test = task.split["test"]
     untrained = score_rows(task, gkd.predict(spec.build(task), task, index=test), test)
