@@ -174,3 +174,38 @@ def test_a_students_shortfall_that_is_its_teachers_is_named_with_both_gains():
     for r in records:  # a teacher above the paper's explains no shortfall of the student
         r["teacher_test"], r["test"] = 0.8444, 0.8444 + 0.03 - 0.02
     assert reproduce.teacher_shortfall(claim, records) == ""
+
+
+def _citeseer_cpf(gains):
+    """CPF runs on CiteSeer-LCC: teachers 70 / 71 / 72 (the paper's 71.10), students those plus ``gains``."""
+    return [_record("citeseer-lcc", "cpf", s, t + g, t, "cpf", teacher="gcn2x64")
+            for s, (t, g) in enumerate(zip((0.70, 0.71, 0.72), gains))]
+
+
+def test_a_difference_in_the_methods_own_gain_is_located_with_its_paired_interval():
+    claim = next(c for c in reproduce.CLAIMS if (c.paper, c.dataset, c.method) == ("CPF", "citeseer", "cpf"))
+    text = reproduce.gain_shortfall(claim, _citeseer_cpf((0.029, 0.030, 0.031)))
+    half = stats.t.ppf(0.975, 2) * 0.1 / 3 ** 0.5
+    assert text == ("measured: CPF adds +3.00 ± 0.10 to our teacher (paired by seed over 3 seeds, 95% interval "
+                    f"[{3 - half:+.2f}, {3 + half:+.2f}]), the paper's +5.42 to its, and our teacher is within noise "
+                    "of the paper's (-0.10): the difference lies in CPF's own gain")
+    assert reproduce.gain_shortfall(claim, _citeseer_cpf((0.053, 0.054, 0.055))) == ""  # the paper's gain is ours
+    far = [dict(r, teacher_test=r["teacher_test"] - 0.1, test=r["test"] - 0.1) for r in _citeseer_cpf((0.03,) * 3)]
+    assert reproduce.gain_shortfall(claim, far) == ""  # our teacher is off the paper's: the gain says nothing alone
+    # NOSMOG's gain is measured over the GLNN student of its group's teacher, seed by seed
+    nosmog = next(c for c in reproduce.CLAIMS if (c.paper, c.dataset, c.method) == ("VQGraph", "cora", "nosmog"))
+    records = [_record("cora-lcc", "glnn", s, 0.80 + d, 0.80, "glnn") for s, d in enumerate((-0.01, 0.0, 0.01))]
+    records += [_record("cora-lcc", "nosmog", s, 0.81 + d, 0.80, "nosmog") for s, d in enumerate((-0.01, 0.0, 0.01))]
+    assert reproduce.gain_shortfall(nosmog, records).startswith(
+        "measured: NOSMOG adds +1.00 ± 0.00 to our GLNN student (paired by seed over 3 seeds")
+    assert reproduce.gain_shortfall(nosmog, records[:3]) == ""  # no NOSMOG runs: nothing to pair
+
+
+def test_a_single_published_run_is_set_against_how_many_of_our_seeds_reach_it():
+    claim = next(c for c in reproduce.CLAIMS if (c.paper, c.dataset, c.method) == ("CPF", "citeseer", "cpf"))
+    records = _citeseer_cpf((0.0729, 0.0300, 0.0500))  # students 77.29, 74.00, 77.00
+    assert reproduce.one_run_reach(claim, records) == (
+        "measured: 2 of our 3 seeds reach the paper's single run of 76.52 (seeds 0, 2); ours range from 74.00 to 77.29")
+    glnn = next(c for c in reproduce.CLAIMS if (c.paper, c.dataset, c.method) == ("GLNN", "citeseer", "glnn"))
+    assert reproduce.one_run_reach(glnn, records) == ""  # the README's figure is a mean over runs
+    assert reproduce.one_run_reach(claim, []) == ""
